@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// bench: calibrated, repeated, counted measurement of a kernel (see bench.h).
+#include "bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+static void thread_usage(struct rusage *ru)
+{
+	// RUSAGE_THREAD matches PAPI's per-thread counting; it cannot fail with a valid pointer.
+	(void)getrusage(RUSAGE_THREAD, ru);
+}
+
+int bench_run(const struct bench_config *config, clock_kernel_fn kernel, void *arg,
+	      struct bench_result *result)
+{
+	uint64_t max_iters = config->max_iters ? config->max_iters : (uint64_t)1 << 32;
+	unsigned n = config->nr_samples;
+	struct counters *c = config->counters;
+	double counts[COUNTERS_MAX], totals[COUNTERS_MAX] = { 0 };
+	double faults = 0, vol = 0, invol = 0;
+	int counter_err = 0;
+
+	if (n == 0)
+		return -EINVAL;
+	double *ns_per_op = malloc(n * sizeof(*ns_per_op));
+	if (!ns_per_op)
+		return -ENOMEM;
+
+	// Calibration runs the kernel several times: caches, TLB, branch predictors and lazily
+	// bound symbols are warm when it returns.
+	result->iters_per_sample = clock_calibrate(kernel, arg, config->min_sample_ns, max_iters);
+	uint64_t iters = result->iters_per_sample;
+
+	// Drop one full-length sample: the first one still pays for frequency ramp-up and for
+	// pages the shorter calibration runs did not reach.
+	kernel(arg, iters);
+
+	for (unsigned s = 0; s < n; s++) {
+		struct rusage before, after;
+
+		thread_usage(&before);
+		int start_err = c ? counters_start(c) : 0;
+
+		if (start_err)
+			counter_err = start_err;
+		uint64_t start = clock_now_ns();
+		kernel(arg, iters);
+		uint64_t end = clock_now_ns();
+		if (c) {
+			int err = counters_stop(c, counts);
+
+			if (err)
+				counter_err = err;
+			for (size_t i = 0; i < c->nr_slots; i++)
+				totals[i] += counts[i];	// NAN stays NAN: unavailable
+		}
+		thread_usage(&after);
+		ns_per_op[s] = (double)(end - start) / (double)iters;
+		faults += (double)((after.ru_minflt - before.ru_minflt) +
+				   (after.ru_majflt - before.ru_majflt));
+		vol += (double)(after.ru_nvcsw - before.ru_nvcsw);
+		invol += (double)(after.ru_nivcsw - before.ru_nivcsw);
+	}
+
+	double total_ops = (double)iters * n;
+	for (size_t i = 0; i < COUNTERS_MAX; i++)
+		result->counter_per_op[i] = c && i < c->nr_slots ? totals[i] / total_ops : NAN;
+	result->faults_per_op_rusage = faults / total_ops;
+	result->voluntary_switches_per_op_rusage = vol / total_ops;
+	result->involuntary_switches_per_op_rusage = invol / total_ops;
+	int err = stats_compute(&result->ns_per_op, ns_per_op, n);
+	free(ns_per_op);
+	if (err)
+		return err;
+	return counter_err < 0 ? counter_err : 0;
+}
+
+static __attribute__((noinline)) void empty_op(void)
+{
+	__asm__ volatile("");	// a call the optimiser must keep
+}
+
+static void empty_kernel(void *arg, uint64_t nr_iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < nr_iters; i++)
+		empty_op();
+}
+
+double bench_call_overhead_ns(unsigned nr_samples, uint64_t min_sample_ns)
+{
+	struct bench_config config = { .nr_samples = nr_samples, .min_sample_ns = min_sample_ns };
+	struct bench_result r;
+
+	if (bench_run(&config, empty_kernel, NULL, &r) != 0)
+		return NAN;
+	return r.ns_per_op.median;
+}

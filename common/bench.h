@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench: the measurement loop every lab shares. Calibrate (which warms up), drop one sample, then
+ * take N samples of the kernel, each long enough to time, with counters and getrusage around each;
+ * report the median and spread of ns per operation and the counts per operation.
+ */
+#ifndef COMMON_BENCH_H
+#define COMMON_BENCH_H
+
+#include <stdint.h>
+
+#include "clock.h"
+#include "counters.h"
+#include "stats.h"
+
+struct bench_config {
+	unsigned nr_samples;		/* >= 1 */
+	uint64_t min_sample_ns;		/* each sample runs at least this long (after calibration) */
+	uint64_t max_iters;		/* cap on iterations per sample; 0: 1 << 32 */
+	struct counters *counters;	/* counted around each sample, or NULL */
+};
+
+struct bench_result {
+	uint64_t iters_per_sample;
+	struct stats ns_per_op;		/* over the samples */
+	/* Per operation over all samples, by counters slot; NAN when the metric is unavailable. */
+	double counter_per_op[COUNTERS_MAX];
+	/* The kernel's own account (getrusage, RUSAGE_THREAD) per operation: the ground truth that
+	 * PAPI's page-fault and context-switch counts are checked against. */
+	double faults_per_op_rusage;
+	double voluntary_switches_per_op_rusage;
+	double involuntary_switches_per_op_rusage;
+};
+
+/*
+ * Measures kernel(arg, iters). Returns 0, -EINVAL for a bad config, -ENOMEM, or a negative PAPI
+ * code from the counters (then the timings are still filled and counter values are NAN).
+ */
+int bench_run(const struct bench_config *config, clock_kernel_fn kernel, void *arg,
+	      struct bench_result *result);
+
+/*
+ * Cost in ns of one loop step that calls an empty non-inlined function: what every kernel of the
+ * form "for (i < iters) op();" pays on top of op. Median of nr_samples samples.
+ */
+double bench_call_overhead_ns(unsigned nr_samples, uint64_t min_sample_ns);
+
+/*
+ * Keeps the compiler from deleting work whose result is otherwise unused: it must assume the
+ * pointed-to memory is read. Costs no instruction. (Header-only because it must inline to be free.)
+ */
+static inline void bench_escape(const void *p)
+{
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+#endif

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+// counters: PAPI metrics with candidate lists and reasons (see counters.h).
+#include "counters.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <papi.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+// Candidates per metric, most portable first. Presets are missing on many current CPUs (Zen 4,
+// hybrid Intel), hence the perf:: generic events. ":u=1:k=1" asks for kernel-mode counting, which
+// context switches need: counted in user mode only they read 0, a wrong answer, not a missing one.
+static const char *const candidates[COUNTERS_NR_METRICS][4] = {
+	[COUNTERS_CYCLES] = { "PAPI_TOT_CYC", "perf::CYCLES" },
+	[COUNTERS_INSTRUCTIONS] = { "PAPI_TOT_INS", "perf::INSTRUCTIONS" },
+	[COUNTERS_PAGE_FAULTS] = { "perf::PAGE-FAULTS" },
+	[COUNTERS_CONTEXT_SWITCHES] = { "perf::CONTEXT-SWITCHES:u=1:k=1" },
+	[COUNTERS_CACHE_MISSES] = { "PAPI_L3_TCM", "perf::CACHE-MISSES" },
+	[COUNTERS_L1D_MISSES] = { "PAPI_L1_DCM", "perf::L1-DCACHE-LOAD-MISSES" },
+};
+
+static const char *const metric_names[COUNTERS_NR_METRICS] = {
+	[COUNTERS_CYCLES] = "cycles",
+	[COUNTERS_INSTRUCTIONS] = "instructions",
+	[COUNTERS_PAGE_FAULTS] = "page_faults",
+	[COUNTERS_CONTEXT_SWITCHES] = "context_switches",
+	[COUNTERS_CACHE_MISSES] = "cache_misses",
+	[COUNTERS_L1D_MISSES] = "l1d_misses",
+};
+
+static pthread_once_t library_once = PTHREAD_ONCE_INIT;
+static int library_error = PAPI_ENOINIT;
+static char library_status[256];
+
+const char *counters_metric_name(enum counters_metric metric)
+{
+	return (unsigned)metric < COUNTERS_NR_METRICS ? metric_names[metric] : "unknown";
+}
+
+int counters_paranoid_level(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+	int level = -100;
+
+	if (f) {
+		if (fscanf(f, "%d", &level) != 1)
+			level = -100;
+		fclose(f);
+	}
+	return level;
+}
+
+bool counters_have_hw_pmu(void)
+{
+	static const char *const prefixes[] = { "cpu", "armv", "arm_", "apple_", "riscv_pmu",
+						"power" };
+	DIR *d = opendir("/sys/bus/event_source/devices");
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+			if (!strncmp(e->d_name, prefixes[i], strlen(prefixes[i])))
+				found = true;
+	}
+	closedir(d);
+	return found;
+}
+
+static unsigned long thread_id(void)
+{
+	return (unsigned long)pthread_self();
+}
+
+static void library_init_once(void)
+{
+	int ret = PAPI_library_init(PAPI_VER_CURRENT);
+
+	// Success is the version number itself, not PAPI_OK.
+	if (ret != PAPI_VER_CURRENT) {
+		library_error = ret < 0 ? ret : PAPI_EINVAL;
+		snprintf(library_status, sizeof(library_status),
+			 "PAPI could not start (%s): timing only",
+			 ret < 0 ? PAPI_strerror(ret) : "library and header versions differ");
+		return;
+	}
+	ret = PAPI_thread_init(thread_id);
+	if (ret != PAPI_OK) {
+		library_error = ret;
+		snprintf(library_status, sizeof(library_status),
+			 "PAPI thread support failed (%s): timing only", PAPI_strerror(ret));
+		return;
+	}
+	int cidx = PAPI_get_component_index("perf_event");
+	const PAPI_component_info_t *info = cidx >= 0 ? PAPI_get_component_info(cidx) : NULL;
+	if (!info || info->disabled) {
+		library_error = PAPI_ECMP;
+		snprintf(library_status, sizeof(library_status),
+			 "PAPI %d.%d.%d: perf_event component disabled (%.150s): timing only",
+			 PAPI_VERSION_MAJOR(PAPI_VERSION), PAPI_VERSION_MINOR(PAPI_VERSION),
+			 PAPI_VERSION_REVISION(PAPI_VERSION),
+			 info && info->disabled_reason[0] ? info->disabled_reason : "not found");
+		return;
+	}
+	library_error = 0;
+	snprintf(library_status, sizeof(library_status),
+		 "PAPI %d.%d.%d, perf_event component active (%d counters)",
+		 PAPI_VERSION_MAJOR(PAPI_VERSION), PAPI_VERSION_MINOR(PAPI_VERSION),
+		 PAPI_VERSION_REVISION(PAPI_VERSION), info->num_cntrs);
+}
+
+int counters_library_init(void)
+{
+	pthread_once(&library_once, library_init_once);
+	return library_error;
+}
+
+const char *counters_library_status(void)
+{
+	counters_library_init();
+	return library_status;
+}
+
+// Why a metric cannot be counted, and the one thing that would fix it.
+static void explain(struct counters_slot *s)
+{
+	int paranoid = counters_paranoid_level();
+	const char *hw = s->metric == COUNTERS_CYCLES || s->metric == COUNTERS_INSTRUCTIONS ||
+			 s->metric == COUNTERS_CACHE_MISSES || s->metric == COUNTERS_L1D_MISSES
+			 ? "hw" : "sw";
+
+	if (library_error) {
+		snprintf(s->reason, sizeof(s->reason), "%s", library_status);
+	} else if (s->papi_error == PAPI_EPERM) {
+		snprintf(s->reason, sizeof(s->reason),
+			 "not permitted at perf_event_paranoid=%d (kernel-mode counting); enable: "
+			 "sudo sysctl kernel.perf_event_paranoid=1, or run as root", paranoid);
+	} else if (!strcmp(hw, "hw") && !counters_have_hw_pmu()) {
+		snprintf(s->reason, sizeof(s->reason),
+			 "no hardware PMU visible (a VM without counter passthrough?); enable: "
+			 "give the guest a PMU, e.g. KVM/QEMU -cpu host,pmu=on, or use bare metal");
+	} else if (s->papi_error == PAPI_ECNFLCT || s->papi_error == PAPI_ECOUNT) {
+		snprintf(s->reason, sizeof(s->reason),
+			 "cannot be counted together with the others (too few counters)");
+	} else if (s->papi_error == PAPI_ESYS) {
+		snprintf(s->reason, sizeof(s->reason),
+			 "perf_event_open failed (%s; a container's seccomp profile?); enable: run "
+			 "with perf_event_open allowed (e.g. docker --cap-add PERFMON)",
+			 PAPI_strerror(s->papi_error));
+	} else {
+		snprintf(s->reason, sizeof(s->reason), "no candidate event on this CPU (%s)",
+			 PAPI_strerror(s->papi_error));
+	}
+}
+
+// Adds one candidate and proves it can be started: some refusals only show at start.
+static int try_add(int event_set, const char *name)
+{
+	int ret = PAPI_add_named_event(event_set, name);
+
+	if (ret != PAPI_OK)
+		return ret;
+	ret = PAPI_start(event_set);
+	if (ret == PAPI_OK) {
+		long long scratch[COUNTERS_MAX];
+
+		return PAPI_stop(event_set, scratch);
+	}
+	(void)PAPI_remove_named_event(event_set, name);	// best effort: it is not in use
+	return ret;
+}
+
+int counters_init(struct counters *c, const enum counters_metric *metrics, size_t nr_metrics)
+{
+	if (nr_metrics > COUNTERS_MAX)
+		return -EINVAL;
+	memset(c, 0, sizeof(*c));
+	c->event_set = PAPI_NULL;
+	c->nr_slots = nr_metrics;
+	for (size_t i = 0; i < nr_metrics; i++) {
+		c->slots[i].metric = metrics[i];
+		c->slots[i].papi_error = PAPI_ENOEVNT;
+	}
+	if (counters_library_init() == 0 && PAPI_create_eventset(&c->event_set) != PAPI_OK)
+		c->event_set = PAPI_NULL;
+	for (size_t i = 0; i < nr_metrics; i++) {
+		struct counters_slot *s = &c->slots[i];
+
+		for (int k = 0; c->event_set != PAPI_NULL && k < 4; k++) {
+			const char *name = candidates[s->metric][k];
+
+			if (!name)
+				break;
+			s->papi_error = try_add(c->event_set, name);
+			if (s->papi_error == PAPI_OK) {
+				s->event = name;
+				break;
+			}
+		}
+		if (!s->event)
+			explain(s);
+	}
+	return 0;
+}
+
+size_t counters_nr_available(const struct counters *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nr_slots; i++)
+		n += c->slots[i].event != NULL;
+	return n;
+}
+
+int counters_start(struct counters *c)
+{
+	if (c->event_set == PAPI_NULL || counters_nr_available(c) == 0)
+		return 0;
+	return PAPI_start(c->event_set);
+}
+
+int counters_stop(struct counters *c, double *values)
+{
+	long long raw[COUNTERS_MAX] = { 0 };
+	int ret = 0;
+
+	if (c->event_set != PAPI_NULL && counters_nr_available(c) > 0)
+		ret = PAPI_stop(c->event_set, raw);
+	// PAPI returns the values in the order events were added, which is slot order with the
+	// unavailable slots left out.
+	for (size_t i = 0, k = 0; i < c->nr_slots; i++) {
+		if (c->slots[i].event && ret == PAPI_OK)
+			values[i] = (double)raw[k++];
+		else
+			values[i] = NAN;
+	}
+	return ret;
+}
+
+void counters_release(struct counters *c)
+{
+	if (c->event_set != PAPI_NULL) {
+		(void)PAPI_cleanup_eventset(c->event_set);	// nothing to do if it fails
+		(void)PAPI_destroy_eventset(&c->event_set);
+	}
+	c->event_set = PAPI_NULL;
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+// guard: supervised child with a time limit and a memory limit (see guard.h).
+#include "guard.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdnoreturn.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+static void set_limit(int resource, uint64_t bytes)
+{
+	struct rlimit rl;
+
+	if (bytes == 0 || getrlimit(resource, &rl) != 0)
+		return;
+	// Only ever lower a limit: raising it past the hard limit would fail for a normal user.
+	if (rl.rlim_max != RLIM_INFINITY && bytes > rl.rlim_max)
+		bytes = rl.rlim_max;
+	rl.rlim_cur = bytes;
+	(void)setrlimit(resource, &rl);	// best effort: the parent's limit still applies
+}
+
+// The child starts with every caught signal back at its default action: a parent's handlers (the
+// lab's temporary-file cleanup, a test framework's crash catcher) must not run in the child, and a
+// deliberate crash must end it. fn() may install its own handlers afterwards.
+static void reset_signal_handlers(void)
+{
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)
+			continue;
+		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+			(void)signal(sig, SIG_DFL);	// cannot fail for a valid catchable signal
+	}
+}
+
+static noreturn void run_child(int (*fn)(void *), void *arg, const struct guard_limits *limits,
+			       pid_t parent)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	// If the lab is killed (Ctrl-C, SIGTERM), its supervised child must not outlive it.
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	reset_signal_handlers();
+	(void)setrlimit(RLIMIT_CORE, &no_core);	// a deliberate crash leaves no core file
+	set_limit(RLIMIT_AS, limits->max_as_bytes);
+	set_limit(RLIMIT_STACK, limits->max_stack_bytes);
+	int status = fn(arg);
+	fflush(NULL);
+	_exit(status & 0xff);
+}
+
+static int pidfd_open_compat(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+// Waits until the child exits or deadline_ns passes. Returns 1 if it exited, 0 on timeout.
+static int wait_until(pid_t pid, uint64_t deadline_ns)
+{
+	int pidfd = pidfd_open_compat(pid);
+
+	for (;;) {
+		siginfo_t info = { 0 };
+
+		// WNOWAIT: look without reaping, so wait4() below still gets the rusage.
+		if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    info.si_pid == pid)
+			break;
+		uint64_t now = clock_now_ns();
+		if (deadline_ns && now >= deadline_ns) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return 0;
+		}
+		int wait_ms = deadline_ns ? (int)((deadline_ns - now + 999999) / 1000000) : 1000;
+		if (pidfd >= 0) {
+			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+			(void)poll(&pfd, 1, wait_ms);	// EINTR: just look again
+		} else {
+			// Old kernel without pidfd: poll the child every millisecond.
+			struct timespec ms = { 0, 1000000 };
+
+			nanosleep(&ms, NULL);
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return 1;
+}
+
+int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits,
+	      struct guard_result *result)
+{
+	static const struct guard_limits no_limits;
+	pid_t parent = getpid();
+	int status;
+
+	if (!limits)
+		limits = &no_limits;
+	memset(result, 0, sizeof(*result));
+	fflush(NULL);	// or the child's exit would print our buffered output twice
+	uint64_t start = clock_now_ns();
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		run_child(fn, arg, limits, parent);
+
+	uint64_t deadline = limits->timeout_ms ? start + limits->timeout_ms * 1000000 : 0;
+	bool timed_out = !wait_until(pid, deadline);
+	if (timed_out)
+		kill(pid, SIGKILL);
+	while (wait4(pid, &status, 0, &result->usage) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	result->elapsed_ns = clock_now_ns() - start;
+	if (timed_out) {
+		result->outcome = GUARD_TIMED_OUT;
+		result->signal = SIGKILL;
+	} else if (WIFSIGNALED(status)) {
+		result->outcome = GUARD_SIGNALED;
+		result->signal = WTERMSIG(status);
+	} else {
+		result->outcome = GUARD_EXITED;
+		result->exit_status = WEXITSTATUS(status);
+	}
+	return 0;
+}
+
+void *guard_shared_alloc(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void guard_shared_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+
+const char *guard_describe(const struct guard_result *r, char *buf, size_t len)
+{
+	double ms = (double)r->elapsed_ns / 1e6;
+
+	switch (r->outcome) {
+	case GUARD_EXITED:
+		snprintf(buf, len, "exited with status %d after %.0f ms", r->exit_status, ms);
+		break;
+	case GUARD_SIGNALED:
+		snprintf(buf, len, "killed by SIG%s (%s) after %.0f ms", sigabbrev_np(r->signal),
+			 strsignal(r->signal), ms);
+		break;
+	case GUARD_TIMED_OUT:
+		snprintf(buf, len, "still running at the %.0f ms time limit: killed", ms);
+		break;
+	}
+	return buf;
+}

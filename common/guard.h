@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * guard: runs a function in a supervised child process with a time limit and a memory limit, and
+ * reports how it ended. For the deliberately dangerous parts of a lab (stack overflow, deadlock,
+ * livelock, memory exhaustion): the learner's terminal never hangs and the machine never runs dry.
+ */
+#ifndef COMMON_GUARD_H
+#define COMMON_GUARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+
+struct guard_limits {
+	uint64_t timeout_ms;	/* wall-clock limit; the child is killed (SIGKILL) after it. 0: none */
+	uint64_t max_as_bytes;	/* RLIMIT_AS for the child (address space). 0: unchanged */
+	uint64_t max_stack_bytes; /* RLIMIT_STACK for the child. 0: unchanged */
+};
+
+enum guard_outcome {
+	GUARD_EXITED,		/* returned or called exit(); see exit_status */
+	GUARD_SIGNALED,		/* killed by a signal of its own doing (SIGSEGV, SIGABRT...) */
+	GUARD_TIMED_OUT,	/* still running at the time limit; we killed it */
+};
+
+struct guard_result {
+	enum guard_outcome outcome;
+	int exit_status;	/* for GUARD_EXITED */
+	int signal;		/* for GUARD_SIGNALED (and SIGKILL for GUARD_TIMED_OUT) */
+	uint64_t elapsed_ns;
+	struct rusage usage;	/* the child's resource use (CPU time, faults, context switches) */
+};
+
+/*
+ * Forks; the child applies the limits, disables core dumps, dies with its parent, runs fn(arg)
+ * and exits with its return value (0-255). The parent waits up to the time limit.
+ * Returns 0 with *result filled, or -errno if the child could not be started or waited for.
+ * The child shares nothing with the parent after fork except what guard_shared_alloc() gave.
+ */
+int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits,
+	      struct guard_result *result);
+
+/*
+ * Memory the child can write and the parent read after guard_run(): an anonymous shared mapping,
+ * zeroed. Returns NULL on failure. Release with guard_shared_free().
+ */
+void *guard_shared_alloc(size_t bytes);
+void guard_shared_free(void *p, size_t bytes);
+
+/* One line for the learner: "exited with status 0 after 12 ms", "killed by SIGSEGV (...)"... */
+const char *guard_describe(const struct guard_result *result, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+// lab: the shared steps of a lab program (see lab.h).
+#include "lab.h"
+
+#include <errno.h>
+#include <papi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build_info.h"
+#include "clock.h"
+#include "die.h"
+
+static void read_first_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+static void os_name(char *buf, size_t len)
+{
+	FILE *f = fopen("/etc/os-release", "r");
+	char line[256];
+
+	snprintf(buf, len, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "PRETTY_NAME=", 12))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		char *v = line + 12;
+		size_t n = strlen(v);
+		if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+			v[n - 1] = '\0';
+			v++;
+		}
+		snprintf(buf, len, "%s", v);
+	}
+	fclose(f);
+}
+
+static bool running_in_vm(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[4096];
+	bool vm = false;
+
+	if (!f)
+		return false;
+	while (!vm && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags", 5) && strstr(line, " hypervisor"))
+			vm = true;
+	fclose(f);
+	return vm;
+}
+
+void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, int argc,
+	      char **argv)
+{
+	memset(lab, 0, sizeof(*lab));
+	lab->info = info;
+	lab->bind_error = 1;
+	switch (cli_parse(argc, argv, info, &lab->opt)) {
+	case CLI_RUN:
+		break;
+	case CLI_EXIT_OK:
+		exit(0);
+	case CLI_EXIT_USAGE:
+		exit(DIE_USAGE_STATUS);
+	}
+	size_t used = 0;
+	for (int i = 0; i < argc && used < sizeof(lab->command_line); i++)
+		used += (size_t)snprintf(lab->command_line + used, sizeof(lab->command_line) - used,
+					 "%s%s", i ? " " : "", argv[i]);
+
+	int err = report_make_dir(lab->opt.out_dir);
+	if (err)
+		die_usage("--out %s: cannot write there: %s", lab->opt.out_dir, strerror(-err));
+	err = report_file_open(&lab->verdict, lab->opt.out_dir, "verdict.txt");
+	if (err)
+		die_usage("--out %s: cannot write there: %s", lab->opt.out_dir, strerror(-err));
+	report_machine_id(lab->machine_id, sizeof(lab->machine_id));
+
+	printf("== %s ==\n", title);
+	err = topo_init(&lab->topo);
+	lab->have_topo = err == 0;
+	if (lab->have_topo)
+		topo_describe(&lab->topo, lab->machine_line, sizeof(lab->machine_line));
+	else
+		snprintf(lab->machine_line, sizeof(lab->machine_line),
+			 "unknown (hwloc could not load the topology: %s)", strerror(-err));
+	printf("machine:  %s%s\n", lab->machine_line, running_in_vm() ? " | virtual machine" : "");
+	lab->clock_overhead_ns = clock_overhead_ns();
+	printf("timer:    CLOCK_MONOTONIC, resolution %llu ns, %.1f ns per read\n",
+	       (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
+	if (lab->opt.quick)
+		printf("mode:     --quick (fewer points, %u samples of %.0f ms: for tests, not for "
+		       "conclusions)\n", lab->opt.nr_reps, (double)lab->opt.min_sample_ns / 1e6);
+}
+
+void lab_pin_here(struct lab *lab)
+{
+	int pu = lab->have_topo ? topo_current_pu(&lab->topo) : -1;
+
+	if (pu < 0) {
+		lab->bind_error = -ENOSYS;
+		printf("pinning:  not pinned (hwloc cannot tell where this thread runs); samples may "
+		       "migrate between CPUs\n");
+		return;
+	}
+	lab->bind_error = topo_bind_thread(&lab->topo, (unsigned)pu, &lab->binding);
+	if (lab->bind_error)
+		printf("pinning:  could not pin to PU %d (%s); running unpinned: samples may migrate\n",
+		       pu, strerror(-lab->bind_error));
+	else
+		printf("pinning:  pinned to PU %d (%s)\n", pu,
+		       lab->binding.verified ? "verified: running there" : "not verified");
+}
+
+void lab_print_counters(const struct counters *c)
+{
+	printf("counters: %s\n", counters_library_status());
+	for (size_t i = 0; i < c->nr_slots; i++) {
+		const struct counters_slot *s = &c->slots[i];
+
+		if (s->event)
+			printf("  %-17s yes  %s\n", counters_metric_name(s->metric), s->event);
+		else
+			printf("  %-17s no   %s\n", counters_metric_name(s->metric), s->reason);
+	}
+}
+
+static void print_prefixed(FILE *f, const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void print_prefixed(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+	fputs(prefix, f);
+	vfprintf(f, fmt, ap);
+	fputc('\n', f);
+}
+
+void lab_prediction(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_prefixed(stdout, "prediction: ", fmt, ap);
+	va_end(ap);
+}
+
+void lab_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_prefixed(stdout, "note: ", fmt, ap);
+	va_end(ap);
+}
+
+void lab_verdict(struct lab *lab, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_prefixed(stdout, "verdict: ", fmt, ap);
+	va_end(ap);
+	if (lab->verdict.f) {
+		va_start(ap, fmt);
+		print_prefixed(lab->verdict.f, "", fmt, ap);
+		va_end(ap);
+	}
+}
+
+static void manifest_machine(struct report_file *m, const struct lab *lab)
+{
+	struct utsname u;
+	char buf[256], host[256] = "";
+
+	report_kv(m, "lab", "%s", lab->info->name);
+	report_kv(m, "machine_id", "%s", lab->machine_id);
+	(void)gethostname(host, sizeof(host) - 1);	// empty if it fails
+	report_kv(m, "hostname", "%s", host);
+	report_kv(m, "cpu", "%s", lab->machine_line);
+	if (lab->have_topo) {
+		report_kv(m, "cpu_model", "%s", topo_cpu_model(&lab->topo));
+		report_kv(m, "nr_pus", "%u", topo_nr_pus(&lab->topo));
+		report_kv(m, "nr_cores", "%u", topo_nr_cores(&lab->topo));
+		report_kv(m, "cache_line_bytes", "%u", topo_line_bytes(&lab->topo));
+		for (unsigned level = 1; level <= 3; level++)
+			report_kv(m, level == 1 ? "l1d_bytes" : level == 2 ? "l2_bytes" : "l3_bytes",
+				  "%llu", (unsigned long long)topo_cache_bytes(&lab->topo, level));
+		report_kv(m, "nr_cpu_kinds", "%u", topo_nr_cpu_kinds(&lab->topo));
+	}
+	report_kv(m, "virtual_machine", "%s", running_in_vm() ? "yes" : "no");
+	report_kv(m, "mem_available_bytes", "%llu",
+		  (unsigned long long)topo_mem_available_bytes());
+	if (uname(&u) == 0)
+		report_kv(m, "kernel", "%s %s %s", u.sysname, u.release, u.machine);
+	os_name(buf, sizeof(buf));
+	report_kv(m, "os", "%s", buf);
+	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf));
+	report_kv(m, "transparent_hugepages", "%s", buf[0] ? buf : "unknown");
+	read_first_line("/proc/sys/kernel/randomize_va_space", buf, sizeof(buf));
+	report_kv(m, "aslr", "%s", buf[0] ? buf : "unknown");
+	report_kv(m, "page_size_bytes", "%ld", sysconf(_SC_PAGESIZE));
+}
+
+static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
+				   const struct counters *c)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	report_kv(m, "compiler", "%s", BUILD_CC_VERSION);
+	report_kv(m, "cflags", "%s", BUILD_CFLAGS);
+	report_kv(m, "git_revision", "%s", BUILD_GIT_REV);
+	report_kv(m, "papi_version", "%d.%d.%d", PAPI_VERSION_MAJOR(PAPI_VERSION),
+		  PAPI_VERSION_MINOR(PAPI_VERSION), PAPI_VERSION_REVISION(PAPI_VERSION));
+	unsigned hv = hwloc_get_api_version();
+	report_kv(m, "hwloc_version", "%u.%u.%u", hv >> 16, (hv >> 8) & 0xff, hv & 0xff);
+	report_kv(m, "papi_status", "%s", counters_library_status());
+	report_kv(m, "perf_event_paranoid", "%d", counters_paranoid_level());
+	report_kv(m, "hardware_pmu", "%s", counters_have_hw_pmu() ? "yes" : "no");
+	for (size_t i = 0; c && i < c->nr_slots; i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "counter.%s", counters_metric_name(c->slots[i].metric));
+		if (c->slots[i].event)
+			report_kv(m, key, "%s", c->slots[i].event);
+		else
+			report_kv(m, key, "unavailable: %s", c->slots[i].reason);
+	}
+	if (lab->bind_error == 1)
+		report_kv(m, "pinning", "none");
+	else if (lab->bind_error)
+		report_kv(m, "pinning", "failed: %s", strerror(-lab->bind_error));
+	else
+		report_kv(m, "pinning", "main thread on PU %u (observed on PU %d)",
+			  lab->binding.pu_requested, lab->binding.pu_observed);
+	report_kv(m, "timer", "CLOCK_MONOTONIC resolution %llu ns, overhead %.1f ns per read",
+		  (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
+	report_kv(m, "quick", "%s", lab->opt.quick ? "yes" : "no");
+	report_kv(m, "samples_per_point", "%u", lab->opt.nr_reps);
+	report_kv(m, "min_sample_ns", "%llu", (unsigned long long)lab->opt.min_sample_ns);
+	report_kv(m, "command", "%s", lab->command_line);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	report_kv(m, "date_utc", "%s", date);
+}
+
+void lab_write_manifest(struct lab *lab, const struct counters *c,
+			void (*extra)(struct report_file *manifest, void *ctx), void *ctx)
+{
+	struct report_file m;
+	int err = report_file_open(&m, lab->opt.out_dir, "manifest.txt");
+
+	if (err)
+		die_errno(err, "cannot write %s/manifest.txt", lab->opt.out_dir);
+	manifest_machine(&m, lab);
+	manifest_build_and_run(&m, lab, c);
+	if (extra)
+		extra(&m, ctx);
+	err = report_file_commit(&m);
+	if (err)
+		die_errno(err, "cannot write %s/manifest.txt", lab->opt.out_dir);
+}
+
+void lab_finish(struct lab *lab)
+{
+	int err = report_file_commit(&lab->verdict);
+
+	if (err)
+		die_errno(err, "cannot write %s/verdict.txt", lab->opt.out_dir);
+	printf("files:    %s/ (data.csv, manifest.txt, verdict.txt)\n", lab->opt.out_dir);
+	if (lab->have_topo)
+		topo_release(&lab->topo);
+}

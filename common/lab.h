@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lab: the steps every lab program shares, so that its main() reads as the experiment: parse the
+ * shared options, describe the machine, pin, print the counters it has, and write the manifest and
+ * the verdict. Like die.h, this is for lab programs: it exits on a bad command line (status 2).
+ */
+#ifndef COMMON_LAB_H
+#define COMMON_LAB_H
+
+#include <stdbool.h>
+
+#include "cli.h"
+#include "counters.h"
+#include "report.h"
+#include "topo.h"
+
+struct lab {
+	const struct cli_lab *info;
+	struct cli_common opt;
+	struct topo topo;
+	bool have_topo;			/* false if hwloc could not load the topology */
+	char machine_id[REPORT_MACHINE_ID_MAX];
+	char machine_line[512];		/* topo_describe() */
+	struct topo_binding binding;
+	int bind_error;			/* 0, or -errno from topo_bind_thread(); 1: not tried */
+	double clock_overhead_ns;
+	struct report_file verdict;	/* verdict.txt, open from lab_init() to lab_finish() */
+	char command_line[512];
+};
+
+/*
+ * Parses the command line (exits 0 after --help/--version, 2 on a bad option), creates the output
+ * directory (exits 2 with one line if it cannot be written), loads the topology and prints the
+ * header: lab title, machine line, timer. Never returns on error.
+ */
+void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, int argc,
+	      char **argv);
+
+/* Pins the calling thread to the PU it runs on now, so samples do not migrate; prints the result. */
+void lab_pin_here(struct lab *lab);
+
+/* Prints which metrics are counted and, one line each, why the others are not. */
+void lab_print_counters(const struct counters *c);
+
+/* Prints "prediction: ..." (what the learner should expect, from this machine's facts). */
+void lab_prediction(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "verdict: ..." and keeps the line for verdict.txt. */
+void lab_verdict(struct lab *lab, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "note: ..." for what did not show or could not be done, with the likely reason. */
+void lab_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Writes manifest.txt: machine, kernel, OS, compiler and flags, PAPI and hwloc versions, counters
+ * and why not, pinning, options, git revision, date; then the lab's own facts through extra().
+ * Dies (status 1) if it cannot be written.
+ */
+void lab_write_manifest(struct lab *lab, const struct counters *c,
+			void (*extra)(struct report_file *manifest, void *ctx), void *ctx);
+
+/* Commits verdict.txt, prints where the files are, releases the topology. */
+void lab_finish(struct lab *lab);
+
+#endif

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+// report: machine id, result directories, atomically written files (see report.h).
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void report_sanitise_id(const char *in, char *out, size_t len)
+{
+	size_t n = 0;
+	size_t max = len - 1 < REPORT_MACHINE_ID_MAX - 1 ? len - 1 : REPORT_MACHINE_ID_MAX - 1;
+
+	for (const char *p = in ? in : ""; *p && n < max; p++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+
+		if (!ok)
+			c = '-';
+		if (n == 0 && (c == '.' || c == '-'))
+			continue;	// no hidden names, no "..", no option-like names
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, len, "unknown");
+}
+
+void report_machine_id(char *out, size_t len)
+{
+	const char *env = getenv("MACHINE");
+	char host[256] = "";
+
+	if (env && *env) {
+		report_sanitise_id(env, out, len);
+		return;
+	}
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		host[0] = '\0';
+	report_sanitise_id(host, out, len);
+}
+
+int report_make_dir(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	// access() answers for the real uid and ignores a read-only mount for root only in part;
+	// creating a probe file is the one test that is always right.
+	char probe[PATH_MAX];
+	if (snprintf(probe, sizeof(probe), "%s/.write-probe.%d", path, (int)getpid()) >=
+	    (int)sizeof(probe))
+		return -ENAMETOOLONG;
+	int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	unlink(probe);
+	return 0;
+}
+
+// Temporary files to remove if a signal ends the run. Written only outside signal handlers,
+// read in them: sig_atomic_t flags guard each slot.
+#define MAX_TEMPS 16
+static char temp_paths[MAX_TEMPS][PATH_MAX];
+static volatile sig_atomic_t temp_used[MAX_TEMPS];
+
+static void remove_temps_and_die(int sig)
+{
+	for (int i = 0; i < MAX_TEMPS; i++)
+		if (temp_used[i])
+			unlink(temp_paths[i]);
+	// Die of the same signal, so the parent (make, a shell) sees how we ended.
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_cleanup_handlers(void)
+{
+	static bool installed;
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+	if (installed)
+		return;
+	installed = true;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa = { .sa_handler = remove_temps_and_die };
+
+		sigemptyset(&sa.sa_mask);
+		// Keep an inherited "ignore" (e.g. nohup) as it is.
+		struct sigaction old;
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		(void)sigaction(sigs[i], &sa, NULL);	// cannot fail for these signals
+	}
+}
+
+int report_file_open(struct report_file *rf, const char *dir, const char *name)
+{
+	memset(rf, 0, sizeof(*rf));
+	rf->slot = -1;
+	if (snprintf(rf->path, sizeof(rf->path), "%s/%s", dir, name) >= (int)sizeof(rf->path) ||
+	    snprintf(rf->tmp_path, sizeof(rf->tmp_path), "%s/.%s.tmp.%d", dir, name,
+		     (int)getpid()) >= (int)sizeof(rf->tmp_path))
+		return -ENAMETOOLONG;
+	install_cleanup_handlers();
+	for (int i = 0; i < MAX_TEMPS; i++) {
+		if (!temp_used[i]) {
+			memcpy(temp_paths[i], rf->tmp_path, sizeof(rf->tmp_path));
+			temp_used[i] = 1;
+			rf->slot = i;
+			break;
+		}
+	}
+	rf->f = fopen(rf->tmp_path, "w");
+	if (!rf->f) {
+		int err = -errno;
+
+		report_file_abort(rf);
+		return err;
+	}
+	return 0;
+}
+
+static void release_slot(struct report_file *rf)
+{
+	if (rf->slot >= 0)
+		temp_used[rf->slot] = 0;
+	rf->slot = -1;
+}
+
+int report_file_commit(struct report_file *rf)
+{
+	int err = 0;
+
+	if (!rf->f)
+		return -EBADF;
+	if (ferror(rf->f))
+		err = -EIO;
+	if (fclose(rf->f) != 0 && !err)
+		err = -errno;
+	rf->f = NULL;
+	if (!err && rename(rf->tmp_path, rf->path) != 0)
+		err = -errno;
+	if (err)
+		unlink(rf->tmp_path);
+	release_slot(rf);
+	return err;
+}
+
+void report_file_abort(struct report_file *rf)
+{
+	if (rf->f) {
+		fclose(rf->f);
+		rf->f = NULL;
+		unlink(rf->tmp_path);
+	}
+	release_slot(rf);
+}
+
+int report_csv_open(struct report_csv *csv, const char *dir, const char *name,
+		    const char *const *columns, size_t nr_columns)
+{
+	int err = report_file_open(&csv->file, dir, name);
+
+	if (err)
+		return err;
+	csv->nr_columns = nr_columns;
+	csv->column = 0;
+	for (size_t i = 0; i < nr_columns; i++)
+		report_csv_str(csv, columns[i]);
+	return report_csv_end_row(csv);
+}
+
+static void begin_cell(struct report_csv *csv)
+{
+	if (csv->column++ > 0)
+		fputc(',', csv->file.f);
+}
+
+void report_csv_str(struct report_csv *csv, const char *s)
+{
+	begin_cell(csv);
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\n\r")) {
+		fputs(s, csv->file.f);
+		return;
+	}
+	fputc('"', csv->file.f);
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			fputc('"', csv->file.f);
+		fputc(*p, csv->file.f);
+	}
+	fputc('"', csv->file.f);
+}
+
+void report_csv_u64(struct report_csv *csv, uint64_t v)
+{
+	begin_cell(csv);
+	fprintf(csv->file.f, "%llu", (unsigned long long)v);
+}
+
+void report_csv_double(struct report_csv *csv, double v)
+{
+	begin_cell(csv);
+	if (isfinite(v))
+		fprintf(csv->file.f, "%.6g", v);
+}
+
+int report_csv_end_row(struct report_csv *csv)
+{
+	bool ok = csv->column == csv->nr_columns;
+
+	csv->column = 0;
+	fputc('\n', csv->file.f);
+	return ok ? 0 : -EINVAL;
+}
+
+int report_csv_commit(struct report_csv *csv)
+{
+	return report_file_commit(&csv->file);
+}
+
+void report_csv_abort(struct report_csv *csv)
+{
+	report_file_abort(&csv->file);
+}
+
+void report_kv(struct report_file *rf, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(rf->f, "%s: ", key);
+	va_start(ap, fmt);
+	vfprintf(rf->f, fmt, ap);
+	va_end(ap);
+	fputc('\n', rf->f);
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * topo: the machine's topology through hwloc, loaded once: cache sizes and line size, core and PU
+ * counts, CPU kinds on hybrid parts, PU pairs chosen by how close they are, binding with verification,
+ * and XML export. PUs are named by their OS index (what taskset and /proc/cpuinfo call CPU n).
+ */
+#ifndef COMMON_TOPO_H
+#define COMMON_TOPO_H
+
+#include <hwloc.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct topo {
+	hwloc_topology_t topology;
+};
+
+/* Loads this machine's topology (only the PUs this process may use). Returns 0 or -errno. */
+int topo_init(struct topo *t);
+/* Loads a synthetic topology, e.g. "Package:2 L3Cache:1 Core:4 PU:2" (for tests). 0 or -errno. */
+int topo_init_synthetic(struct topo *t, const char *description);
+void topo_release(struct topo *t);
+
+unsigned topo_nr_pus(const struct topo *t);
+unsigned topo_nr_cores(const struct topo *t);
+unsigned topo_nr_packages(const struct topo *t);
+unsigned topo_nr_numa_nodes(const struct topo *t);
+
+/* Size in bytes of the first data (or unified) cache at level 1-5, or 0 if there is none. */
+uint64_t topo_cache_bytes(const struct topo *t, unsigned level);
+/* The cache line size: L1d's from hwloc, else sysconf's, else 64. Never 0. */
+unsigned topo_line_bytes(const struct topo *t);
+
+/* Number of CPU kinds (1 on a homogeneous CPU, 2+ on hybrid parts; 0 if hwloc does not know). */
+unsigned topo_nr_cpu_kinds(const struct topo *t);
+
+/* The CPU model string hwloc found ("unknown CPU" if none). */
+const char *topo_cpu_model(const struct topo *t);
+
+/*
+ * One line for the learner, e.g.
+ * "AMD EPYC | 1 package, 2 cores, 2 PUs | L1d 32 KiB, L2 1 MiB, L3 32 MiB, line 64 B"
+ * plus the CPU kinds on hybrid parts. Returns buf.
+ */
+const char *topo_describe(const struct topo *t, char *buf, size_t len);
+
+/* How close two PUs are: the nearest thing they share, from nearest to farthest. */
+enum topo_relation {
+	TOPO_SAME_PU,		/* one PU: the two threads take turns */
+	TOPO_SMT_SIBLINGS,	/* two hardware threads of one core: share L1 and L2 */
+	TOPO_SHARED_L2,		/* different cores under one L2 (e.g. an E-core cluster) */
+	TOPO_SHARED_L3,		/* different cores sharing only the L3 */
+	TOPO_SAME_PACKAGE,	/* same package, same NUMA node, no shared cache */
+	TOPO_OTHER_NUMA,	/* same package, different NUMA node (sub-NUMA clustering) */
+	TOPO_OTHER_PACKAGE,	/* different packages (sockets) */
+	TOPO_NR_RELATIONS
+};
+
+/* "same-pu", "smt-siblings", "shared-l2", "shared-l3", "same-package", "other-numa", ... */
+const char *topo_relation_name(enum topo_relation rel);
+
+/* The relation between two PUs given by OS index. Returns -ENOENT if either PU is unknown. */
+int topo_relation_of(const struct topo *t, unsigned pu_a, unsigned pu_b,
+		     enum topo_relation *rel);
+
+/*
+ * Picks two PUs (OS indices) with the given relation, preferring the lowest logical indices.
+ * For TOPO_SAME_PU both are the same PU. Returns 0, or -ENOENT if this machine has no such pair.
+ */
+int topo_pick_pair(const struct topo *t, enum topo_relation rel, unsigned *pu_a, unsigned *pu_b);
+
+/* The result of binding: what was asked, and where the thread was then seen running. */
+struct topo_binding {
+	unsigned pu_requested;
+	int pu_observed;	/* OS index of the PU it ran on right after binding; -1 unknown */
+	bool verified;		/* pu_observed == pu_requested */
+};
+
+/*
+ * Binds the calling thread to one PU and checks where it then runs.
+ * Returns 0, or -errno (-ENOSYS: binding not supported here; -EINVAL/-EPERM: refused, e.g. the PU
+ * is outside this process's cpuset or a container forbids it).
+ */
+int topo_bind_thread(const struct topo *t, unsigned pu, struct topo_binding *binding);
+
+/* The OS index of the PU the calling thread last ran on, or -1. */
+int topo_current_pu(const struct topo *t);
+
+/* Writes the topology as hwloc XML (for the results bundle). Returns 0 or -errno. */
+int topo_export_xml(const struct topo *t, const char *path);
+
+/* MemAvailable from /proc/meminfo in bytes (hwloc's NUMA sizes can be wrong in a VM); 0 unknown. */
+uint64_t topo_mem_available_bytes(void);
+
+#endif

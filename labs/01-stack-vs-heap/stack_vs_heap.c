@@ -1,0 +1,897 @@
+// SPDX-License-Identifier: MIT
+// Lab 1: what an allocation costs, by size and by kind (stack, malloc, calloc), where glibc's malloc
+// switches to mmap, and whether data is faster to read from the stack or from the heap.
+// Usage: stack_vs_heap [--quick] [--reps N] [--out DIR] [--min-size SIZE] [--max-size SIZE]
+#include <errno.h>
+#include <gnu/libc-version.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "counters.h"
+#include "die.h"
+#include "lab.h"
+#include "report.h"
+
+// glibc's documented default M_MMAP_THRESHOLD (mallopt(3)): requests of at least this many bytes
+// are served by mmap until a free() moves the threshold.
+#define GLIBC_DEFAULT_MMAP_THRESHOLD (128 * 1024)
+#define MAX_SIZES 40
+#define MAX_POINTS 512
+
+enum experiment { ALLOC, ACCESS };
+
+enum kind {
+	// allocation experiment: one op = one allocation (and its free)
+	STACK_TOUCH,		// a stack array of `size` bytes, every cache line written
+	MALLOC_FREE,		// malloc(size) + free: the allocator alone
+	MALLOC_TOUCH_FREE,	// malloc(size), every cache line written, free: same work as the stack
+	CALLOC_FREE,		// calloc(1, size) + free: the allocator plus zeroing (or fresh pages)
+	// access experiment: one op = one 8-byte element summed
+	STACK_ARRAY,
+	HEAP_ARRAY,
+	LIST_IN_ORDER,		// heap list, nodes linked in the order malloc returned them
+	LIST_SCATTERED,		// the same nodes linked in a random order
+	NR_KINDS
+};
+
+static const char *const kind_names[NR_KINDS] = {
+	"stack_touch", "malloc_free", "malloc_touch_free", "calloc_free",
+	"stack_array", "heap_array", "list_in_order", "list_scattered",
+};
+
+// How glibc decides between its heap and mmap: the default, adaptive threshold, or one fixed with
+// mallopt(M_MMAP_THRESHOLD), which also stops it from moving.
+enum malloc_mode { MODE_NONE, MODE_DYNAMIC, MODE_FIXED };
+static const char *const mode_names[] = { "", "dynamic_threshold", "fixed_threshold" };
+
+// Counted around every sample, in this order (see counters.h for the candidates).
+static const enum counters_metric metrics[] = {
+	COUNTERS_PAGE_FAULTS, COUNTERS_INSTRUCTIONS, COUNTERS_CYCLES,
+};
+enum { SLOT_FAULTS, SLOT_INSTRUCTIONS, SLOT_CYCLES };
+
+struct point {
+	enum experiment experiment;
+	enum kind kind;
+	enum malloc_mode mode;
+	uint64_t size_bytes;
+	bool measured;			// false: skipped (e.g. larger than the stack allows)
+	struct bench_result r;		// per op
+	int first_request_mmapped;	// 1/0 from mallinfo2, -1 unknown (not glibc, or not malloc)
+	int steady_request_mmapped;
+	double heap_free_top_bytes;	// the heap's free top before the first request; NAN unknown
+};
+
+struct options {
+	uint64_t min_size, max_size;
+};
+
+struct run {
+	struct lab lab;
+	struct options opt;
+	struct counters counters;
+	struct bench_config bench;
+	unsigned line_bytes;
+	uint64_t stack_limit_bytes;	// the largest stack array we dare (half of RLIMIT_STACK)
+	double call_overhead_ns;
+	uint64_t sizes[MAX_SIZES];
+	size_t nr_sizes;
+	uint64_t access_sizes[4];
+	size_t nr_access_sizes;
+	struct point points[MAX_POINTS];
+	size_t nr_points;
+};
+
+// ---- the measured operations ----------------------------------------------------------------
+// Each is noinline so that one op is one real call in every kind (a fair comparison), and each
+// passes its memory to bench_escape() so the compiler can neither drop the allocation nor the
+// writes to memory it can prove is never read.
+
+static void touch(char *p, size_t size, size_t stride)
+{
+	for (size_t i = 0; i < size; i += stride)
+		p[i] = (char)i;
+}
+
+static __attribute__((noinline)) void stack_touch_op(size_t size, size_t stride)
+{
+	char buf[size];		// a VLA: moving the stack pointer is the whole allocation
+
+	touch(buf, size, stride);
+	bench_escape(buf);
+}
+
+static __attribute__((noinline)) void malloc_free_op(size_t size)
+{
+	void *p = malloc(size);
+
+	bench_escape(p);
+	free(p);
+}
+
+static __attribute__((noinline)) void malloc_touch_free_op(size_t size, size_t stride)
+{
+	char *p = malloc(size);
+
+	if (p)
+		touch(p, size, stride);
+	bench_escape(p);
+	free(p);
+}
+
+static __attribute__((noinline)) void calloc_free_op(size_t size)
+{
+	void *p = calloc(1, size);
+
+	bench_escape(p);
+	free(p);
+}
+
+struct alloc_arg {
+	enum kind kind;
+	size_t size, stride;
+};
+
+static void alloc_kernel(void *arg, uint64_t nr_iters)
+{
+	const struct alloc_arg *a = arg;
+
+	for (uint64_t i = 0; i < nr_iters; i++) {
+		switch (a->kind) {
+		case STACK_TOUCH:
+			stack_touch_op(a->size, a->stride);
+			break;
+		case MALLOC_FREE:
+			malloc_free_op(a->size);
+			break;
+		case MALLOC_TOUCH_FREE:
+			malloc_touch_free_op(a->size, a->stride);
+			break;
+		default:
+			calloc_free_op(a->size);
+			break;
+		}
+	}
+}
+
+struct node {
+	struct node *next;
+	uint64_t value;
+};
+
+struct access_arg {
+	const uint64_t *array;
+	const struct node *list;
+	size_t nr_elements;
+};
+
+static volatile uint64_t sum_sink;	// where every sum goes, so no sum can be optimised away
+
+// The same summing code for the stack array and the heap array: only where the bytes live differs.
+static __attribute__((noinline)) uint64_t sum_array(const uint64_t *a, size_t n)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += a[i];
+	return sum;
+}
+
+static __attribute__((noinline)) uint64_t sum_list(const struct node *p)
+{
+	uint64_t sum = 0;
+
+	for (; p; p = p->next)
+		sum += p->value;
+	return sum;
+}
+
+static void array_kernel(void *arg, uint64_t nr_iters)
+{
+	const struct access_arg *a = arg;
+
+	for (uint64_t i = 0; i < nr_iters; i++)
+		sum_sink = sum_array(a->array, a->nr_elements);
+}
+
+static void list_kernel(void *arg, uint64_t nr_iters)
+{
+	const struct access_arg *a = arg;
+
+	for (uint64_t i = 0; i < nr_iters; i++)
+		sum_sink = sum_list(a->list);
+}
+
+// ---- measuring ---------------------------------------------------------------------------------
+
+// Whether malloc(size) is served by mmap right now, from glibc's own count of mmapped chunks, and
+// how many bytes the heap's free top chunk held just before (glibc serves a request from free heap
+// space before it looks at the threshold). The probe frees what it took, which in dynamic mode
+// itself moves the threshold: callers probe before and after the timing on purpose.
+static int probe_mmapped(size_t size, double *free_top_bytes)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+	struct mallinfo2 before = mallinfo2();
+	void *p = malloc(size);
+
+	if (!p)
+		die("malloc(%zu) failed", size);
+	struct mallinfo2 after = mallinfo2();
+	bench_escape(p);
+	free(p);
+	if (free_top_bytes)
+		*free_top_bytes = (double)before.keepcost;
+	return after.hblks > before.hblks;
+#else
+	(void)size;
+	if (free_top_bytes)
+		*free_top_bytes = NAN;
+	return -1;
+#endif
+}
+
+static struct point *new_point(struct run *run, enum experiment e, enum kind k,
+			       enum malloc_mode mode, uint64_t size)
+{
+	if (run->nr_points == MAX_POINTS)
+		die("too many points (raise MAX_POINTS)");
+	struct point *p = &run->points[run->nr_points++];
+
+	*p = (struct point){ .experiment = e, .kind = k, .mode = mode, .size_bytes = size,
+			     .first_request_mmapped = -1, .steady_request_mmapped = -1,
+			     .heap_free_top_bytes = NAN };
+	return p;
+}
+
+static void measure(struct run *run, struct point *p, clock_kernel_fn kernel, void *arg)
+{
+	int err = bench_run(&run->bench, kernel, arg, &p->r);
+
+	if (err == -EINVAL || err == -ENOMEM)
+		die_errno(err, "measuring %s at %llu B", kind_names[p->kind],
+			  (unsigned long long)p->size_bytes);
+	p->measured = true;	// a counter error leaves NAN counts; the timing stands
+}
+
+static void measure_stack_sweep(struct run *run)
+{
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		uint64_t size = run->sizes[i];
+		struct point *p = new_point(run, ALLOC, STACK_TOUCH, MODE_NONE, size);
+		struct alloc_arg arg = { STACK_TOUCH, size, run->line_bytes };
+
+		if (size <= run->stack_limit_bytes)
+			measure(run, p, alloc_kernel, &arg);
+	}
+}
+
+static void measure_malloc_sweep(struct run *run, enum malloc_mode mode)
+{
+	static const enum kind kinds[] = { MALLOC_FREE, MALLOC_TOUCH_FREE, CALLOC_FREE };
+
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		uint64_t size = run->sizes[i];
+		// What a fresh request of this size gets, then (after the timing, and after the
+		// frees the timing did) what the timed requests got.
+		double free_top;
+		int first = probe_mmapped(size, &free_top);
+		struct point *ps[3];
+
+		for (size_t k = 0; k < 3; k++) {
+			struct alloc_arg arg = { kinds[k], size, run->line_bytes };
+
+			ps[k] = new_point(run, ALLOC, kinds[k], mode, size);
+			measure(run, ps[k], alloc_kernel, &arg);
+		}
+		int steady = probe_mmapped(size, NULL);
+		for (size_t k = 0; k < 3; k++) {
+			ps[k]->first_request_mmapped = first;
+			ps[k]->steady_request_mmapped = steady;
+			ps[k]->heap_free_top_bytes = free_top;
+		}
+	}
+}
+
+// Fixes glibc's mmap threshold at its default, so that free() can no longer move it, and gives the
+// heap's free top back to the kernel. Without the trim the fixed sweep would show no mmap at all:
+// glibc consults the threshold only when its heap cannot serve a request, and the dynamic sweep
+// left megabytes of free heap behind.
+static void fix_mmap_threshold(void)
+{
+	if (mallopt(M_MMAP_THRESHOLD, GLIBC_DEFAULT_MMAP_THRESHOLD) != 1)
+		die("mallopt(M_MMAP_THRESHOLD) failed");
+	(void)malloc_trim(0);	// returns whether memory was released: either way is fine
+}
+
+// Per-pass figures -> per-element figures.
+static void per_element(struct bench_result *r, size_t nr_elements)
+{
+	double f = 1.0 / (double)nr_elements;
+
+	r->ns_per_op.min *= f;
+	r->ns_per_op.p05 *= f;
+	r->ns_per_op.median *= f;
+	r->ns_per_op.p95 *= f;
+	r->ns_per_op.max *= f;
+	r->ns_per_op.mean *= f;
+	r->ns_per_op.stddev *= f;
+	for (size_t i = 0; i < COUNTERS_MAX; i++)
+		r->counter_per_op[i] *= f;
+	r->faults_per_op_rusage *= f;
+	r->voluntary_switches_per_op_rusage *= f;
+	r->involuntary_switches_per_op_rusage *= f;
+}
+
+static void fill(uint64_t *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] = i;
+}
+
+// The array lives in this function's frame while bench_run() below it sums it.
+static __attribute__((noinline)) void measure_stack_array(struct run *run, struct point *p,
+							   size_t n)
+{
+	uint64_t a[n];
+	struct access_arg arg = { .array = a, .nr_elements = n };
+
+	fill(a, n);
+	measure(run, p, array_kernel, &arg);
+	bench_escape(a);
+}
+
+static uint64_t xorshift64(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+// Links nodes[] in array order, or in a random (fixed-seed, so repeatable) order.
+static struct node *link_nodes(struct node **nodes, size_t n, bool scattered)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15u;
+
+	if (scattered) {
+		for (size_t i = n - 1; i > 0; i--) {	// Fisher-Yates
+			size_t j = (size_t)(xorshift64(&seed) % (i + 1));
+			struct node *t = nodes[i];
+
+			nodes[i] = nodes[j];
+			nodes[j] = t;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		nodes[i]->next = i + 1 < n ? nodes[i + 1] : NULL;
+	return nodes[0];
+}
+
+static void measure_access(struct run *run)
+{
+	for (size_t s = 0; s < run->nr_access_sizes; s++) {
+		uint64_t bytes = run->access_sizes[s];
+		size_t n = bytes / sizeof(uint64_t);
+		struct point *p = new_point(run, ACCESS, STACK_ARRAY, MODE_NONE, bytes);
+
+		if (bytes <= run->stack_limit_bytes) {
+			measure_stack_array(run, p, n);
+			per_element(&p->r, n);
+		}
+
+		uint64_t *heap = malloc(bytes);
+		struct node **nodes = malloc(n * sizeof(*nodes));
+		if (!heap || !nodes)
+			die("out of memory for a %llu-byte working set", (unsigned long long)bytes);
+		fill(heap, n);
+		struct access_arg arg = { .array = heap, .nr_elements = n };
+		p = new_point(run, ACCESS, HEAP_ARRAY, MODE_NONE, bytes);
+		measure(run, p, array_kernel, &arg);
+		per_element(&p->r, n);
+		free(heap);
+
+		for (size_t i = 0; i < n; i++) {
+			nodes[i] = malloc(sizeof(struct node));
+			if (!nodes[i])
+				die("out of memory building a %zu-node list", n);
+			nodes[i]->value = i;
+		}
+		for (int scattered = 0; scattered <= 1; scattered++) {
+			arg.list = link_nodes(nodes, n, scattered);
+			p = new_point(run, ACCESS, scattered ? LIST_SCATTERED : LIST_IN_ORDER,
+				      MODE_NONE, bytes);
+			measure(run, p, list_kernel, &arg);
+			per_element(&p->r, n);
+		}
+		for (size_t i = 0; i < n; i++)
+			free(nodes[i]);
+		free(nodes);
+	}
+}
+
+// ---- reporting ---------------------------------------------------------------------------------
+
+static const struct point *find(const struct run *run, enum kind k, enum malloc_mode mode,
+				uint64_t size)
+{
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		if (p->kind == k && p->mode == mode && p->size_bytes == size && p->measured)
+			return p;
+	}
+	return NULL;
+}
+
+static double median_ns(const struct run *run, enum kind k, enum malloc_mode mode, uint64_t size)
+{
+	const struct point *p = find(run, k, mode, size);
+
+	return p ? p->r.ns_per_op.median : NAN;
+}
+
+// A time in ns in 8 columns, with '~' when the spread is too wide to trust the median.
+static void print_ns(const struct point *p)
+{
+	char buf[16];
+
+	if (!p) {
+		printf(" %9s", "-");
+		return;
+	}
+	double v = p->r.ns_per_op.median;
+	const char *mark = stats_is_noisy(&p->r.ns_per_op, 0.5) ? "~" : "";
+
+	if (v < 10)
+		snprintf(buf, sizeof(buf), "%.2f%s", v, mark);
+	else if (v < 1000)
+		snprintf(buf, sizeof(buf), "%.1f%s", v, mark);
+	else
+		snprintf(buf, sizeof(buf), "%.0f%s", v, mark);
+	printf(" %9s", buf);
+}
+
+static void print_faults(const struct point *p)
+{
+	if (!p)
+		printf(" %8s", "-");
+	else
+		printf(" %8.1f", p->r.faults_per_op_rusage);
+}
+
+static void print_alloc_table(const struct run *run)
+{
+	// The table's columns, left to right; a '|' goes before each kind's first column.
+	static const struct { enum kind kind; enum malloc_mode mode; } columns[] = {
+		{ STACK_TOUCH, MODE_NONE },
+		{ MALLOC_FREE, MODE_DYNAMIC }, { MALLOC_FREE, MODE_FIXED },
+		{ MALLOC_TOUCH_FREE, MODE_DYNAMIC }, { MALLOC_TOUCH_FREE, MODE_FIXED },
+		{ CALLOC_FREE, MODE_DYNAMIC }, { CALLOC_FREE, MODE_FIXED },
+	};
+	char size[32];
+
+	printf("\nAllocation: ns per op (median of %u samples; ~ = p5-p95 spread over 50%% of the "
+	       "median)\n", run->bench.nr_samples);
+	printf("%-9s %9s | %19s | %19s | %19s | %17s\n", "", "stack", "malloc+free",
+	       "malloc+touch+free", "calloc+free", "faults/op m+t+f");
+	printf("%-9s %9s | %9s %9s | %9s %9s | %9s %9s | %8s %8s\n", "size", "+touch", "dynamic",
+	       "fixed", "dynamic", "fixed", "dynamic", "fixed", "dynamic", "fixed");
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		uint64_t s = run->sizes[i];
+
+		printf("%-9s", cli_format_size(s, size, sizeof(size)));
+		for (size_t c = 0; c < sizeof(columns) / sizeof(columns[0]); c++) {
+			if (columns[c].mode != MODE_FIXED)
+				printf("%s", c ? " |" : "");
+			print_ns(find(run, columns[c].kind, columns[c].mode, s));
+		}
+		printf(" |");
+		print_faults(find(run, MALLOC_TOUCH_FREE, MODE_DYNAMIC, s));
+		print_faults(find(run, MALLOC_TOUCH_FREE, MODE_FIXED, s));
+		printf("\n");
+	}
+}
+
+static void print_access_table(const struct run *run)
+{
+	char size[32];
+
+	printf("\nAccess: ns per 8-byte element summed (median)\n");
+	printf("%-12s %9s %9s %9s %9s\n", "working set", "stack arr", "heap arr", "list ord",
+	       "list scat");
+	for (size_t i = 0; i < run->nr_access_sizes; i++) {
+		uint64_t s = run->access_sizes[i];
+
+		printf("%-12s", cli_format_size(s, size, sizeof(size)));
+		for (enum kind k = STACK_ARRAY; k <= LIST_SCATTERED; k++)
+			print_ns(find(run, k, MODE_NONE, s));
+		printf("\n");
+	}
+}
+
+// The cross-check: page faults per op from PAPI beside the kernel's own count.
+static void print_fault_cross_check(const struct run *run, uint64_t size)
+{
+	const struct point *p = find(run, MALLOC_TOUCH_FREE, MODE_FIXED, size);
+	char sz[32];
+
+	if (!p)
+		return;
+	printf("\ncross-check, page faults per malloc+touch+free of %s (fixed threshold): "
+	       "getrusage %.1f, PAPI ", cli_format_size(size, sz, sizeof(sz)),
+	       p->r.faults_per_op_rusage);
+	if (isnan(p->r.counter_per_op[SLOT_FAULTS]))
+		printf("unavailable (see counters above)\n");
+	else
+		printf("%.1f\n", p->r.counter_per_op[SLOT_FAULTS]);
+}
+
+static uint64_t pick_size(const struct run *run, uint64_t wanted)
+{
+	uint64_t best = run->sizes[0];
+
+	for (size_t i = 0; i < run->nr_sizes; i++)
+		if (run->sizes[i] <= wanted)
+			best = run->sizes[i];
+	return best;
+}
+
+static void verdict_stack_claim(struct run *run)
+{
+	char size_s[32], a[32], b[32], c[32];
+	uint64_t small = pick_size(run, 64);
+	uint64_t large = 0;
+
+	for (size_t i = 0; i < run->nr_sizes; i++)
+		if (find(run, STACK_TOUCH, MODE_NONE, run->sizes[i]))
+			large = run->sizes[i];
+	double stack_small = median_ns(run, STACK_TOUCH, MODE_NONE, small);
+	double malloc_small = median_ns(run, MALLOC_FREE, MODE_DYNAMIC, small);
+	double small_ratio = malloc_small / stack_small;
+
+	lab_verdict(&run->lab,
+		    "'the stack is 10x faster': at %s, stack+touch %s vs malloc+free %s: %.1fx (%s)",
+		    cli_format_size(small, size_s, sizeof(size_s)),
+		    cli_format_ns(stack_small, a, sizeof(a)), cli_format_ns(malloc_small, b, sizeof(b)),
+		    small_ratio,
+		    small_ratio >= 5 ? "holds for small blocks, as predicted"
+				     : "smaller than the claim: this malloc is fast here");
+	if (!large)
+		return;
+	double stack_large = median_ns(run, STACK_TOUCH, MODE_NONE, large);
+	double dyn_large = median_ns(run, MALLOC_TOUCH_FREE, MODE_DYNAMIC, large);
+	double fixed_large = median_ns(run, MALLOC_TOUCH_FREE, MODE_FIXED, large);
+	lab_verdict(&run->lab,
+		    "at %s, using the memory dominates: stack+touch %s vs malloc+touch+free %s "
+		    "(%.1fx) with glibc's dynamic threshold, %s (%.1fx) with a fixed one, where every "
+		    "request is a fresh mmap whose pages fault in",
+		    cli_format_size(large, size_s, sizeof(size_s)),
+		    cli_format_ns(stack_large, a, sizeof(a)), cli_format_ns(dyn_large, b, sizeof(b)),
+		    dyn_large / stack_large, cli_format_ns(fixed_large, c, sizeof(c)),
+		    fixed_large / stack_large);
+}
+
+// The first size whose timed requests glibc served with mmap (fixed threshold), or 0.
+static uint64_t find_mmap_switch(const struct run *run, uint64_t *below)
+{
+	*below = 0;
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		const struct point *p = find(run, MALLOC_FREE, MODE_FIXED, run->sizes[i]);
+
+		if (p && p->steady_request_mmapped == 1)
+			return run->sizes[i];
+		*below = run->sizes[i];
+	}
+	return 0;
+}
+
+static void verdict_mmap_switch(struct run *run)
+{
+	char sz[32], below_s[32], a[32], b[32];
+	uint64_t below, switch_size = find_mmap_switch(run, &below);
+
+	if (!switch_size) {
+		lab_verdict(&run->lab, "malloc never switched to mmap in this sweep (up to %s): %s",
+			    cli_format_size(run->sizes[run->nr_sizes - 1], sz, sizeof(sz)),
+			    probe_mmapped(16, NULL) < 0 ? "not glibc, so no mallinfo2() to tell"
+						  : "raise --max-size past 128K to see it");
+		return;
+	}
+	cli_format_size(switch_size, sz, sizeof(sz));
+	const struct point *at = find(run, MALLOC_TOUCH_FREE, MODE_FIXED, switch_size);
+	const struct point *dyn = find(run, MALLOC_TOUCH_FREE, MODE_DYNAMIC, switch_size);
+	double pages = (double)switch_size / (double)sysconf(_SC_PAGESIZE);
+	// A switch one step above the threshold is still glibc's rule: a request the heap's free top
+	// can hold is served from there whatever its size (see the free-top column).
+	const struct point *at_threshold = find(run, MALLOC_FREE, MODE_FIXED,
+						GLIBC_DEFAULT_MMAP_THRESHOLD);
+	bool late_but_explained = at_threshold && switch_size > GLIBC_DEFAULT_MMAP_THRESHOLD &&
+				  at_threshold->heap_free_top_bytes >= GLIBC_DEFAULT_MMAP_THRESHOLD;
+	bool as_predicted = switch_size == GLIBC_DEFAULT_MMAP_THRESHOLD ||
+			    (below < GLIBC_DEFAULT_MMAP_THRESHOLD &&
+			     switch_size > GLIBC_DEFAULT_MMAP_THRESHOLD);
+
+	if (below) {
+		double before = median_ns(run, MALLOC_FREE, MODE_FIXED, below);
+		double after = median_ns(run, MALLOC_FREE, MODE_FIXED, switch_size);
+
+		lab_verdict(&run->lab,
+			    "malloc switched to mmap between %s and %s (mallinfo2; glibc's default "
+			    "threshold is 128 KiB: %s): malloc+free %s -> %s (%.0fx), and "
+			    "malloc+touch+free at %s takes %.1f page faults per op (%.0f pages)",
+			    cli_format_size(below, below_s, sizeof(below_s)), sz,
+			    as_predicted ? "as predicted"
+			    : late_but_explained ? "one step late, explained below"
+						 : "not as predicted",
+			    cli_format_ns(before, a, sizeof(a)), cli_format_ns(after, b, sizeof(b)),
+			    after / before, sz, at ? at->r.faults_per_op_rusage : NAN, pages);
+	}
+	if (late_but_explained && !as_predicted)
+		lab_verdict(&run->lab,
+			    "the 128 KiB requests came from the heap because its free top already "
+			    "held %s: glibc serves a request from free heap space before it looks at "
+			    "the threshold, and it grows the heap with 128 KiB to spare (M_TOP_PAD)",
+			    cli_format_size((uint64_t)at_threshold->heap_free_top_bytes, a,
+					    sizeof(a)));
+	if (!dyn)
+		return;
+	if (dyn->first_request_mmapped == 1 && dyn->steady_request_mmapped == 0)
+		lab_verdict(&run->lab,
+			    "with the dynamic threshold the first %s request was mmapped, but its "
+			    "free raised the threshold: the timed requests came from the heap, "
+			    "%.1f faults per op instead of %.1f", sz, dyn->r.faults_per_op_rusage,
+			    at ? at->r.faults_per_op_rusage : NAN);
+	else
+		lab_verdict(&run->lab,
+			    "with the dynamic threshold, %s requests were %smmapped at first and %s"
+			    "mmapped after the timing (%.1f faults per op): not the usual pattern of "
+			    "a threshold raised by the first free", sz,
+			    dyn->first_request_mmapped == 1 ? "" : "not ",
+			    dyn->steady_request_mmapped == 1 ? "" : "not ",
+			    dyn->r.faults_per_op_rusage);
+}
+
+static void verdict_access(struct run *run)
+{
+	char sz[32];
+	uint64_t size = run->access_sizes[run->nr_access_sizes - 1];
+	double stack = median_ns(run, STACK_ARRAY, MODE_NONE, size);
+	double heap = median_ns(run, HEAP_ARRAY, MODE_NONE, size);
+	double in_order = median_ns(run, LIST_IN_ORDER, MODE_NONE, size);
+	double scattered = median_ns(run, LIST_SCATTERED, MODE_NONE, size);
+	bool same_place = isnan(stack) || fabs(stack / heap - 1) < 0.3;
+	bool contiguity = scattered / heap > 3;
+
+	lab_verdict(&run->lab,
+		    "summing %s: stack array %.2f ns/element, heap array %.2f (%.1fx), list in "
+		    "allocation order %.2f (%.1fx), scattered list %.2f (%.1fx): %s",
+		    cli_format_size(size, sz, sizeof(sz)), stack, heap, stack / heap, in_order,
+		    in_order / heap, scattered, scattered / heap,
+		    same_place && contiguity
+			    ? "where the bytes live matters less than whether they are contiguous "
+			      "(as predicted)"
+			    : "not as predicted: see the note below");
+	if (!same_place)
+		lab_note("the stack and heap arrays differ by more than 30%%: rerun; on a busy or "
+			 "virtual machine a neighbour can slow one series");
+	if (!contiguity)
+		lab_note("the scattered list is less than 3x slower than the array: the working set "
+			 "(%s of values, 4x that in nodes) may still fit in this CPU's caches",
+			 sz);
+}
+
+static void write_csv(struct run *run)
+{
+	static const char *const columns[] = {
+		"experiment", "kind", "malloc_mode", "size_bytes", "nr_samples",
+		"iters_per_sample", "ns_per_op_median", "ns_per_op_p05", "ns_per_op_p95",
+		"ns_per_op_cv", "faults_per_op", "faults_per_op_rusage", "instructions_per_op",
+		"cycles_per_op", "first_request_mmapped", "steady_request_mmapped",
+		"heap_free_top_bytes",
+	};
+	struct report_csv csv;
+	int err = report_csv_open(&csv, run->lab.opt.out_dir, "data.csv", columns,
+				  sizeof(columns) / sizeof(columns[0]));
+
+	if (err)
+		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+		const struct bench_result *r = &p->r;
+		bool m = p->measured;
+
+		report_csv_str(&csv, p->experiment == ALLOC ? "alloc" : "access");
+		report_csv_str(&csv, kind_names[p->kind]);
+		report_csv_str(&csv, mode_names[p->mode]);
+		report_csv_u64(&csv, p->size_bytes);
+		report_csv_double(&csv, m ? (double)r->ns_per_op.nr_samples : NAN);
+		report_csv_double(&csv, m ? (double)r->iters_per_sample : NAN);
+		report_csv_double(&csv, m ? r->ns_per_op.median : NAN);
+		report_csv_double(&csv, m ? r->ns_per_op.p05 : NAN);
+		report_csv_double(&csv, m ? r->ns_per_op.p95 : NAN);
+		report_csv_double(&csv, m ? r->ns_per_op.cv : NAN);
+		report_csv_double(&csv, m ? r->counter_per_op[SLOT_FAULTS] : NAN);
+		report_csv_double(&csv, m ? r->faults_per_op_rusage : NAN);
+		report_csv_double(&csv, m ? r->counter_per_op[SLOT_INSTRUCTIONS] : NAN);
+		report_csv_double(&csv, m ? r->counter_per_op[SLOT_CYCLES] : NAN);
+		report_csv_double(&csv, p->first_request_mmapped < 0 ? NAN
+				  : p->first_request_mmapped);
+		report_csv_double(&csv, p->steady_request_mmapped < 0 ? NAN
+				  : p->steady_request_mmapped);
+		report_csv_double(&csv, p->heap_free_top_bytes);
+		if (report_csv_end_row(&csv))
+			die("data.csv: wrong number of cells in a row (a bug)");
+	}
+	err = report_csv_commit(&csv);
+	if (err)
+		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+}
+
+static void manifest_extra(struct report_file *m, void *ctx)
+{
+	const struct run *run = ctx;
+
+	report_kv(m, "sizes_bytes", "%llu..%llu (x%d)", (unsigned long long)run->sizes[0],
+		  (unsigned long long)run->sizes[run->nr_sizes - 1], run->lab.opt.quick ? 4 : 2);
+	report_kv(m, "touch_stride_bytes", "%u", run->line_bytes);
+	report_kv(m, "stack_array_limit_bytes", "%llu",
+		  (unsigned long long)run->stack_limit_bytes);
+	report_kv(m, "call_overhead_ns", "%.2f (one loop step and call, not subtracted)",
+		  run->call_overhead_ns);
+	report_kv(m, "fixed_mmap_threshold_bytes", "%d (set with mallopt after malloc_trim(0))",
+		  GLIBC_DEFAULT_MMAP_THRESHOLD);
+	report_kv(m, "glibc", "%s", gnu_get_libc_version());
+}
+
+// ---- setup ---------------------------------------------------------------------------------------
+
+enum { OPT_MIN_SIZE = 256, OPT_MAX_SIZE };
+
+static int on_option(int val, const char *arg, void *ctx)
+{
+	struct options *o = ctx;
+
+	switch (val) {
+	case OPT_MIN_SIZE:
+		return cli_arg_size("--min-size", arg, 16, 64u << 20, &o->min_size);
+	case OPT_MAX_SIZE:
+		return cli_arg_size("--max-size", arg, 16, 256u << 20, &o->max_size);
+	}
+	return -EINVAL;
+}
+
+static void plan(struct run *run)
+{
+	struct rlimit rl;
+	unsigned factor = run->lab.opt.quick ? 4 : 2;
+
+	if (run->opt.min_size > run->opt.max_size)
+		die_usage("--min-size must not exceed --max-size");
+	// Memory cap: the largest request is made a few times at once at most (malloc + list).
+	uint64_t avail = topo_mem_available_bytes();
+	if (avail && run->opt.max_size * 8 > avail)
+		die_usage("--max-size %llu: too large for the %llu MiB of available memory",
+			  (unsigned long long)run->opt.max_size,
+			  (unsigned long long)(avail >> 20));
+	for (uint64_t s = run->opt.min_size; s <= run->opt.max_size && run->nr_sizes < MAX_SIZES;
+	     s *= factor)
+		run->sizes[run->nr_sizes++] = s;
+
+	// Stack arrays stay within half of RLIMIT_STACK: the rest is for the frames below.
+	run->stack_limit_bytes = 4u << 20;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 2 < run->stack_limit_bytes)
+		run->stack_limit_bytes = rl.rlim_cur / 2;
+
+	static const uint64_t full[] = { 16u << 10, 256u << 10, 1u << 20, 4u << 20 };
+	static const uint64_t quick[] = { 64u << 10, 4u << 20 };
+	const uint64_t *sizes = run->lab.opt.quick ? quick : full;
+	run->nr_access_sizes = run->lab.opt.quick ? 2 : 4;
+	memcpy(run->access_sizes, sizes, run->nr_access_sizes * sizeof(sizes[0]));
+
+	run->bench = (struct bench_config){ .nr_samples = run->lab.opt.nr_reps,
+					    .min_sample_ns = run->lab.opt.min_sample_ns,
+					    .counters = &run->counters };
+	run->line_bytes = run->lab.have_topo ? topo_line_bytes(&run->lab.topo) : 64;
+}
+
+static void predict(const struct run *run)
+{
+	char l2[32], big[32], nodes[32];
+	uint64_t biggest = run->access_sizes[run->nr_access_sizes - 1];
+
+	lab_prediction("a stack allocation is a stack-pointer move (~1 ns), malloc+free of a small "
+		       "block tens of ns: the stack wins by about 10x, but only while the block is "
+		       "small; touching the memory soon costs more than either");
+	lab_prediction("from 128 KiB (glibc's default M_MMAP_THRESHOLD) malloc calls mmap: each op "
+		       "costs microseconds and touching faults in every %ld-byte page, unless "
+		       "glibc's dynamic threshold has moved",
+		       sysconf(_SC_PAGESIZE));
+	lab_prediction("summing %s costs the same from a stack or a heap array; a scattered list "
+		       "(%s of nodes) is many times slower once it outgrows the L2 (%s)",
+		       cli_format_size(biggest, big, sizeof(big)),
+		       cli_format_size(biggest * 4, nodes, sizeof(nodes)),
+		       run->lab.have_topo ? cli_format_size(topo_cache_bytes(&run->lab.topo, 2), l2,
+							    sizeof(l2))
+					  : "unknown");
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;	// large: the points array
+	static const struct option options[] = {
+		{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
+		{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+		{ 0 },
+	};
+	const struct cli_lab info = {
+		.name = "01-stack-vs-heap",
+		.summary = "Measures what an allocation costs on the stack and the heap, by size, where "
+			   "malloc switches to mmap, and how reading stack, heap and list data compares.",
+		.options_help = "  --min-size SIZE    smallest allocation (default 16, at least 16)\n"
+				"  --max-size SIZE    largest allocation (default 4M, at most 256M)\n",
+		.options = options,
+		.on_option = on_option,
+		.ctx = &run.opt,
+	};
+
+	// parse -> describe the machine
+	run.opt = (struct options){ .min_size = 16, .max_size = 4u << 20 };
+	lab_init(&run.lab, &info, "Lab 1: stack vs heap", argc, argv);
+	lab_pin_here(&run.lab);
+	counters_init(&run.counters, metrics, sizeof(metrics) / sizeof(metrics[0]));
+	lab_print_counters(&run.counters);
+
+	// prepare -> predict
+	plan(&run);
+	run.call_overhead_ns = bench_call_overhead_ns(run.bench.nr_samples, run.bench.min_sample_ns);
+	printf("overhead: each op includes one loop step and one function call: %.2f ns, not "
+	       "subtracted (every kind pays it)\n", run.call_overhead_ns);
+	predict(&run);
+
+	// measure: the stack, then malloc with glibc's defaults, then with a fixed threshold
+	// (mallopt cannot undo that, so the dynamic sweep must come first), then access
+	printf("measuring: stack...");
+	fflush(stdout);
+	measure_stack_sweep(&run);
+	printf(" malloc (dynamic threshold)...");
+	fflush(stdout);
+	measure_malloc_sweep(&run, MODE_DYNAMIC);
+	fix_mmap_threshold();
+	printf(" malloc (fixed threshold)...");
+	fflush(stdout);
+	measure_malloc_sweep(&run, MODE_FIXED);
+	printf(" access...");
+	fflush(stdout);
+	measure_access(&run);
+	printf(" done\n");
+
+	// report
+	print_alloc_table(&run);
+	print_access_table(&run);
+	print_fault_cross_check(&run, pick_size(&run, 1u << 20));
+	printf("\n");
+	verdict_stack_claim(&run);
+	verdict_mmap_switch(&run);
+	verdict_access(&run);
+	if (counters_nr_available(&run.counters) < 3)
+		lab_note("instructions and cycles per op are empty in data.csv: this machine does "
+			 "not count them (see the counters lines above; 'make doctor' explains)");
+	write_csv(&run);
+	lab_write_manifest(&run.lab, &run.counters, manifest_extra, &run);
+
+	// release
+	counters_release(&run.counters);
+	lab_finish(&run.lab);
+	return 0;
+}

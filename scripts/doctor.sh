@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# What this machine can measure, and why not: PAPI, the hardware PMU, VM/container, the
+# perf_event_paranoid level, software events, hwloc topology and binding, gnuplot, THP and ASLR.
+# Every problem comes with the command that fixes it. Changes nothing.
+# Usage: scripts/doctor.sh
+set -uo pipefail
+
+problems=0
+ok() { printf '  ok    %s\n' "$*"; }
+info() { printf '  info  %s\n' "$*"; }
+warn() { printf '  warn  %s\n' "$1"; [ -n "${2:-}" ] && printf '        fix: %s\n' "$2"; problems=$((problems + 1)); }
+section() { printf '\n%s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+section "Machine"
+info "$(uname -srm); $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown OS}")"
+info "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1) ($(nproc) CPUs usable)"
+virt=none
+if have systemd-detect-virt; then virt=$(systemd-detect-virt 2>/dev/null || true); fi
+[ -z "$virt" ] && virt=none
+if [ "$virt" = none ] && grep -qw hypervisor /proc/cpuinfo; then virt="a hypervisor"; fi
+if [ "$virt" != none ]; then
+	info "virtual machine or container: $virt (hardware counters and core placement may be virtual)"
+else
+	ok "bare metal (no hypervisor flag)"
+fi
+if [ -f /.dockerenv ] || grep -qaE 'docker|containerd|kubepods|lxc' /proc/1/cgroup 2>/dev/null; then
+	info "inside a container: perf_event_open may be blocked by its seccomp profile"
+fi
+grep -qi microsoft /proc/version 2>/dev/null &&
+	info "WSL2: no hardware counters are exposed; software events and timing work"
+[ "$(nproc)" -lt 2 ] &&
+	warn "only one CPU is usable: the multi-core labs (5-8) cannot show cross-core effects" \
+	     "give the VM or container at least 2 CPUs (or run without taskset/cpuset limits)"
+
+section "Performance counters (PAPI)"
+paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo unknown)
+case "$paranoid" in
+-1) ok "perf_event_paranoid=-1: everything can be counted" ;;
+0|1) ok "perf_event_paranoid=$paranoid: user and kernel counting of your own processes" ;;
+2) if [ "$(id -u)" -eq 0 ]; then
+	ok "perf_event_paranoid=2, but you are root: kernel-mode counting (context switches) works"
+   else
+	warn "perf_event_paranoid=2: user-mode counting only; context switches come from getrusage" \
+	     "sudo sysctl kernel.perf_event_paranoid=1"
+   fi ;;
+3|4) warn "perf_event_paranoid=$paranoid: perf_event_open is denied to non-root users; PAPI counts nothing, labs time only" \
+	  "sudo sysctl kernel.perf_event_paranoid=1" ;;
+*) warn "perf_event_paranoid cannot be read (no /proc/sys/kernel/perf_event_paranoid): counting unlikely" "" ;;
+esac
+if ls -d /sys/bus/event_source/devices/{cpu,cpu_core,cpu_atom,armv*} >/dev/null 2>&1; then
+	ok "hardware PMU present: $(cd /sys/bus/event_source/devices && ls -d cpu cpu_core cpu_atom armv* 2>/dev/null | tr '\n' ' ')"
+else
+	warn "no hardware PMU visible: cycles, instructions and cache misses cannot be counted (usual in VMs)" \
+	     "on KVM/QEMU start the guest with '-cpu host,pmu=on' (libvirt: <pmu state='on'/>); or use bare metal"
+fi
+if have papi_avail; then
+	info "$(papi_avail 2>/dev/null | sed -n 's/^PAPI version *: */PAPI version /p' | head -n 1)"
+	comps=$(papi_component_avail 2>/dev/null | sed -n '/^Active components/,$p' | sed -n 's/^Name: *\([^ ]*\).*/\1/p' | tr '\n' ' ')
+	if [[ "$comps" == *perf_event* ]]; then
+		ok "active PAPI components: $comps"
+	else
+		warn "PAPI's perf_event component is not active: $(papi_component_avail 2>/dev/null | grep -A1 'perf_event ' | tail -n 1 | sed 's/^ *//')" \
+		     "sudo sysctl kernel.perf_event_paranoid=1"
+	fi
+	presets=$(papi_avail -a 2>/dev/null | grep -c '^PAPI_' || true)
+	if [ "$presets" -gt 0 ]; then ok "$presets PAPI preset events available"; else
+		info "no PAPI preset events (PAPI_TOT_CYC...): the labs fall back to native and perf:: events"; fi
+	if have papi_command_line; then
+		if papi_command_line perf::PAGE-FAULTS 2>/dev/null | grep -q 'perf::PAGE-FAULTS :'; then
+			ok "software event perf::PAGE-FAULTS counts"
+		else
+			warn "software event perf::PAGE-FAULTS cannot be counted: page faults come from getrusage only" \
+			     "sudo sysctl kernel.perf_event_paranoid=2 (or lower); in a container, allow perf_event_open (--cap-add PERFMON)"
+		fi
+		if papi_command_line perf::CONTEXT-SWITCHES:u=1:k=1 2>/dev/null | grep -q 'perf::CONTEXT-SWITCHES'; then
+			ok "kernel-mode software events (context switches) count"
+		else
+			info "kernel-mode events (context switches) are not countable: labs use getrusage for them (fix: sudo sysctl kernel.perf_event_paranoid=1)"
+		fi
+	fi
+else
+	warn "PAPI tools are not installed" "make deps"
+fi
+
+section "Topology and placement (hwloc)"
+if have lstopo-no-graphics; then
+	info "$(lstopo-no-graphics --version 2>/dev/null)"
+	lstopo-no-graphics --no-io --of console 2>/dev/null | sed 's/^/        /' | head -n 24
+	if have hwloc-bind && hwloc-bind pu:0 -- true 2>/dev/null; then
+		ok "threads can be bound to a PU (hwloc-bind pu:0 works)"
+	else
+		warn "binding threads to CPUs fails: placement experiments run unpinned" \
+		     "outside a container, or with a cpuset that allows the CPUs (docker --cpuset-cpus)"
+	fi
+	hwloc_mem=$(lstopo-no-graphics --of console --no-io 2>/dev/null | sed -n 's/^Machine (\([0-9]*\)MB.*/\1/p')
+	avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
+	info "memory: MemAvailable ${avail} MB (hwloc says ${hwloc_mem:-?} MB total; labs size memory from MemAvailable)"
+else
+	warn "hwloc tools are not installed" "make deps"
+fi
+
+section "Plots (gnuplot)"
+if have gnuplot; then
+	terms=$(gnuplot -e 'set terminal' 2>&1 </dev/null | awk '{print $1}' | grep -xE 'pngcairo|png|svg|dumb' | tr '\n' ' ')
+	ok "gnuplot $(gnuplot --version 2>/dev/null | awk '{print $2}'), terminals: $terms"
+	[[ " $terms " == *" pngcairo "* ]] || warn "no pngcairo terminal: PNGs use the plainer png terminal" \
+		"install a gnuplot build with cairo (Debian: gnuplot-nox or gnuplot-qt)"
+else
+	warn "gnuplot is not installed: labs write CSV but no plots" "make deps"
+fi
+
+section "Memory settings"
+thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)
+info "transparent huge pages: $thp (the bracketed mode is active; labs 1 and 9 report it)"
+aslr=$(cat /proc/sys/kernel/randomize_va_space 2>/dev/null || echo unknown)
+case "$aslr" in
+2) ok "ASLR on (randomize_va_space=2): addresses change from run to run" ;;
+*) info "ASLR randomize_va_space=$aslr (2 is the usual default; lab 11 shows its effect)" ;;
+esac
+info "stack limit: $(ulimit -s) KiB (ulimit -s); lab 1 keeps stack arrays under half of it"
+
+echo
+if [ "$problems" -eq 0 ]; then
+	echo "doctor: this machine can run every lab with everything it measures"
+else
+	echo "doctor: $problems thing(s) limit what the labs can measure here (each has a fix above); the labs still run"
+fi

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Draws a lab's figures from its data.csv with the lab's plot.gp: plot.png (pngcairo, or png when
+# cairo is missing), plot.svg, and a text plot on stdout (dumb terminal).
+# Usage: scripts/plot.sh LAB_DIR RESULT_DIR     e.g. labs/01-stack-vs-heap results/host/01-stack-vs-heap
+set -euo pipefail
+
+lab_dir=${1:?usage: scripts/plot.sh LAB_DIR RESULT_DIR}
+out=${2:?usage: scripts/plot.sh LAB_DIR RESULT_DIR}
+script=$lab_dir/plot.gp
+data=$out/data.csv
+
+if ! command -v gnuplot >/dev/null 2>&1; then
+	echo "plots:    skipped: gnuplot is not installed ('make deps' installs it); data.csv is written"
+	exit 0
+fi
+[ -f "$script" ] || { echo "plot.sh: $script is missing" >&2; exit 1; }
+[ -f "$data" ] || { echo "plot.sh: $data is missing (did the lab run?)" >&2; exit 1; }
+
+# The title names the machine: its CPU line from the manifest and its results id.
+machine=$(sed -n 's/^cpu: \([^|]*\).*/\1/p' "$out/manifest.txt" 2>/dev/null | head -n 1)
+machine="${machine% } ($(basename "$(dirname "$out")"))"
+quote() { printf "'%s'" "${1//\'/\'\'}"; }	# a gnuplot single-quoted string
+
+# Work under temporary names and rename at the end: an interrupted plot leaves nothing half-written.
+tmp_png=$out/.plot.png.tmp.$$
+tmp_svg=$out/.plot.svg.tmp.$$
+trap 'rm -f "$tmp_png" "$tmp_svg"' EXIT
+
+png_term="pngcairo size 1400,1000 noenhanced font ',10'"
+if ! gnuplot -e "set terminal pngcairo" </dev/null >/dev/null 2>&1; then
+	png_term="png size 1400,1000 noenhanced"
+	echo "plots:    pngcairo is not available; using the png terminal (less smooth)"
+fi
+
+run_gnuplot() {	# TERMINAL OUTPUT DUMB
+	gnuplot -e "set terminal $1; set output $(quote "$2"); datafile=$(quote "$data"); \
+		machine=$(quote "$machine"); dumb=$3" "$script"
+}
+
+run_gnuplot "$png_term" "$tmp_png" 0
+run_gnuplot "svg size 1400,1000 noenhanced dynamic" "$tmp_svg" 0
+mv -f "$tmp_png" "$out/plot.png"
+mv -f "$tmp_svg" "$out/plot.svg"
+run_gnuplot "dumb size 110,32" "/dev/stdout" 1
+echo "plots:    $out/plot.png, $out/plot.svg"
