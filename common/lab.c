@@ -232,7 +232,8 @@ static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
 	report_kv(m, "papi_version", "%d.%d.%d", PAPI_VERSION_MAJOR(PAPI_VERSION),
 		  PAPI_VERSION_MINOR(PAPI_VERSION), PAPI_VERSION_REVISION(PAPI_VERSION));
 	unsigned hv = hwloc_get_api_version();
-	report_kv(m, "hwloc_version", "%u.%u.%u", hv >> 16, (hv >> 8) & 0xff, hv & 0xff);
+	report_kv(m, "hwloc_version", "%s (API %u.%u.%u at run time)", HWLOC_VERSION, hv >> 16,
+		  (hv >> 8) & 0xff, hv & 0xff);
 	report_kv(m, "papi_status", "%s", counters_library_status());
 	report_kv(m, "perf_event_paranoid", "%d", counters_paranoid_level());
 	report_kv(m, "hardware_pmu", "%s", counters_have_hw_pmu() ? "yes" : "no");

@@ -33,8 +33,11 @@ if ! gnuplot -e "set terminal pngcairo" </dev/null >/dev/null 2>&1; then
 	echo "plots:    pngcairo is not available; using the png terminal (less smooth)"
 fi
 
-run_gnuplot() {	# TERMINAL OUTPUT DUMB
-	gnuplot -e "set terminal $1; set output $(quote "$2"); datafile=$(quote "$data"); \
+run_gnuplot() {	# TERMINAL OUTPUT DUMB; an empty OUTPUT is stdout
+	local output="set output"
+	# Not "set output '/dev/stdout'": reopening stdout truncates a log file it is redirected to.
+	[ -n "$2" ] && output="set output $(quote "$2")"
+	gnuplot -e "set terminal $1; $output; datafile=$(quote "$data"); \
 		machine=$(quote "$machine"); dumb=$3" "$script"
 }
 
@@ -42,5 +45,5 @@ run_gnuplot "$png_term" "$tmp_png" 0
 run_gnuplot "svg size 1400,1000 noenhanced dynamic" "$tmp_svg" 0
 mv -f "$tmp_png" "$out/plot.png"
 mv -f "$tmp_svg" "$out/plot.svg"
-run_gnuplot "dumb size 110,32" "/dev/stdout" 1
+run_gnuplot "dumb size 110,32" "" 1
 echo "plots:    $out/plot.png, $out/plot.svg"
