@@ -101,10 +101,13 @@ static void library_init_once(void)
 	if (!info || info->disabled) {
 		library_error = PAPI_ECMP;
 		snprintf(library_status, sizeof(library_status),
-			 "PAPI %d.%d.%d: perf_event component disabled (%.150s): timing only",
+			 "PAPI %d.%d.%d: perf_event component disabled (%.120s): timing only; %s",
 			 PAPI_VERSION_MAJOR(PAPI_VERSION), PAPI_VERSION_MINOR(PAPI_VERSION),
 			 PAPI_VERSION_REVISION(PAPI_VERSION),
-			 info && info->disabled_reason[0] ? info->disabled_reason : "not found");
+			 info && info->disabled_reason[0] ? info->disabled_reason : "not found",
+			 counters_paranoid_level() >= 3
+				 ? "enable: sudo sysctl kernel.perf_event_paranoid=1"
+				 : "see 'make doctor'");
 		return;
 	}
 	library_error = 0;
@@ -135,7 +138,7 @@ static void explain(struct counters_slot *s)
 			 ? "hw" : "sw";
 
 	if (library_error) {
-		snprintf(s->reason, sizeof(s->reason), "%s", library_status);
+		snprintf(s->reason, sizeof(s->reason), "PAPI cannot count anything here (see above)");
 	} else if (s->papi_error == PAPI_EPERM) {
 		snprintf(s->reason, sizeof(s->reason),
 			 "not permitted at perf_event_paranoid=%d (kernel-mode counting); enable: "

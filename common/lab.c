@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <papi.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,16 @@ static void os_name(char *buf, size_t len)
 		snprintf(buf, len, "%s", v);
 	}
 	fclose(f);
+}
+
+// CPUs this process may run on (taskset, a cpuset), which can be fewer than the machine has.
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return -1;
+	return CPU_COUNT(&set);
 }
 
 static bool running_in_vm(void)
@@ -103,6 +114,10 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 		snprintf(lab->machine_line, sizeof(lab->machine_line),
 			 "unknown (hwloc could not load the topology: %s)", strerror(-err));
 	printf("machine:  %s%s\n", lab->machine_line, running_in_vm() ? " | virtual machine" : "");
+	int usable = usable_cpus();
+	if (lab->have_topo && usable > 0 && (unsigned)usable < topo_nr_pus(&lab->topo))
+		printf("cpus:     this process may run on %d of the %u PUs (taskset or a cpuset "
+		       "limits it)\n", usable, topo_nr_pus(&lab->topo));
 	lab->clock_overhead_ns = clock_overhead_ns();
 	printf("timer:    CLOCK_MONOTONIC, resolution %llu ns, %.1f ns per read\n",
 	       (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
@@ -141,6 +156,21 @@ void lab_print_counters(const struct counters *c)
 		else
 			printf("  %-17s no   %s\n", counters_metric_name(s->metric), s->reason);
 	}
+}
+
+void lab_note_missing_counters(const struct counters *c)
+{
+	char names[256] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < c->nr_slots && used < sizeof(names); i++)
+		if (!c->slots[i].event)
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+						 used ? ", " : "",
+						 counters_metric_name(c->slots[i].metric));
+	if (used)
+		lab_note("not counted on this machine, so empty in data.csv: %s (the counters lines "
+			 "above say why; 'make doctor' explains)", names);
 }
 
 static void print_prefixed(FILE *f, const char *prefix, const char *fmt, va_list ap)
@@ -205,6 +235,7 @@ static void manifest_machine(struct report_file *m, const struct lab *lab)
 				  "%llu", (unsigned long long)topo_cache_bytes(&lab->topo, level));
 		report_kv(m, "nr_cpu_kinds", "%u", topo_nr_cpu_kinds(&lab->topo));
 	}
+	report_kv(m, "usable_cpus", "%d", usable_cpus());
 	report_kv(m, "virtual_machine", "%s", running_in_vm() ? "yes" : "no");
 	report_kv(m, "mem_available_bytes", "%llu",
 		  (unsigned long long)topo_mem_available_bytes());

@@ -42,6 +42,12 @@ void lab_pin_here(struct lab *lab);
 /* Prints which metrics are counted and, one line each, why the others are not. */
 void lab_print_counters(const struct counters *c);
 
+/*
+ * Prints one "note:" naming the metrics that were not counted (their data.csv cells stay empty);
+ * nothing when every metric was counted.
+ */
+void lab_note_missing_counters(const struct counters *c);
+
 /* Prints "prediction: ..." (what the learner should expect, from this machine's facts). */
 void lab_prediction(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

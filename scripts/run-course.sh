@@ -3,7 +3,7 @@
 # Runs every built lab in order, keeps going past a lab that fails, and ends with a summary.
 # Usage: scripts/run-course.sh     (QUICK=1 and MACHINE=name as for run-lab.sh)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 mapfile -t labs < <(scripts/labs.sh built)
 summary=()

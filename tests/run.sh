@@ -4,7 +4,7 @@
 # why), and ends with one line: "N passed, N failed, N skipped".
 # Usage: tests/run.sh      (BUILD=dir picks the build, default build; make test builds build/test)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export BUILD=${BUILD:-build}
 
 passed=0 failed=0 skipped=0

@@ -905,9 +905,7 @@ int main(int argc, char **argv)
 	verdict_stack_claim(&run);
 	verdict_mmap_switch(&run);
 	verdict_access(&run);
-	if (counters_nr_available(&run.counters) < 3)
-		lab_note("instructions and cycles per op are empty in data.csv: this machine does "
-			 "not count them (see the counters lines above; 'make doctor' explains)");
+	lab_note_missing_counters(&run.counters);
 	write_csv(&run);
 	lab_write_manifest(&run.lab, &run.counters, manifest_extra, &run);
 

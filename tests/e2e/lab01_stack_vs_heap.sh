@@ -4,7 +4,7 @@
 # puts them (counts, not timings), the cross-check agrees, and the effects are of the right order.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 . tests/e2e/lib.sh
 
 lab=labs/01-stack-vs-heap

@@ -6,7 +6,7 @@
 # temporary files or children; nothing is written outside the output directory.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 . tests/e2e/lib.sh
 
 manifest_keys="lab machine_id cpu kernel os compiler cflags git_revision papi_version hwloc_version

@@ -32,12 +32,13 @@ static int spin_forever(void *arg)
 }
 
 // Returns 0 if a 1 GiB allocation was refused (the limit works), 1 if it was granted.
+static void *volatile allocated;	// the store keeps clang from eliding malloc and assuming success
+
 static int allocate_a_lot(void *arg)
 {
 	(void)arg;
-	void *p = malloc(1u << 30);
-
-	return p != NULL;
+	allocated = malloc(1u << 30);
+	return allocated != NULL;
 }
 
 static int write_shared(void *arg)
