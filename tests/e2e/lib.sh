@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: MIT
 # Helpers for end-to-end tests: TAP-like result lines that tests/run.sh counts, and lab lookup.
 # Sourced, not run.
@@ -20,6 +21,9 @@ check() {
 	shift
 	if "$@"; then pass "$desc"; else fail "$desc" "command: $*"; fi
 }
+
+# quiet COMMAND...: runs it with its output discarded (it must not mix with the result lines).
+quiet() { "$@" >/dev/null 2>&1; }
 
 # The program of a lab directory: labs/NN-name/prog.c -> $BUILD/labs/NN-name/prog
 lab_binary() {
