@@ -92,11 +92,16 @@ int report_make_dir(const char *path)
 static char temp_paths[MAX_TEMPS][PATH_MAX];
 static volatile sig_atomic_t temp_used[MAX_TEMPS];
 
-static void remove_temps_and_die(int sig)
+static void remove_temps(void)
 {
 	for (int i = 0; i < MAX_TEMPS; i++)
 		if (temp_used[i])
 			unlink(temp_paths[i]);
+}
+
+static void remove_temps_and_die(int sig)
+{
+	remove_temps();
 	// Die of the same signal, so the parent (make, a shell) sees how we ended.
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -110,6 +115,8 @@ static void install_cleanup_handlers(void)
 	if (installed)
 		return;
 	installed = true;
+	// exit() without a commit (a lab's die() halfway) must not leave temporaries either.
+	(void)atexit(remove_temps);	// fails only when the atexit table is full
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		struct sigaction sa = { .sa_handler = remove_temps_and_die };
 

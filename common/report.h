@@ -32,8 +32,8 @@ int report_make_dir(const char *path);
 
 /*
  * A file written under a temporary name in its directory and renamed into place by
- * report_file_commit(), so a reader never sees half a file. Until then, SIGINT, SIGTERM and SIGHUP
- * remove the temporary (the handlers are installed by the first report_file_open()).
+ * report_file_commit(), so a reader never sees half a file. Until then, SIGINT, SIGTERM, SIGHUP and
+ * exit() remove the temporary (the handlers are installed by the first report_file_open()).
  */
 struct report_file {
 	FILE *f;

@@ -20,8 +20,8 @@
 #include "lab.h"
 #include "report.h"
 
-// glibc's documented default M_MMAP_THRESHOLD (mallopt(3)): requests of at least this many bytes
-// are served by mmap until a free() moves the threshold.
+// glibc's documented default M_MMAP_THRESHOLD (mallopt(3)): a request of at least this many bytes
+// that the heap cannot serve from free space gets its own mmap, until a free() moves the threshold.
 #define GLIBC_DEFAULT_MMAP_THRESHOLD (128 * 1024)
 #define MAX_SIZES 40
 #define MAX_POINTS 512

@@ -95,6 +95,7 @@ for args in "--min-size 8" "--max-size 1T" "--min-size 1M --max-size 64K" "--max
 	"$bin" $args --quick --out "$scratch/bad" >/dev/null 2>"$scratch/err"
 	st=$?
 	check "'$args' -> exit 2 with one line" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
+	check "'$args' leaves no temporary file" test -z "$(find "$scratch/bad" -name '*tmp*' 2>/dev/null)"
 done
 "$bin" --quick --min-size 1K --max-size 64K --out "$scratch/narrow" >/dev/null 2>&1
 check "--min-size/--max-size narrow the sweep (1 KiB..64 KiB, 4 sizes)" \
