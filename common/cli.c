@@ -18,16 +18,24 @@ enum { OPT_REPS = 'r', OPT_OUT = 'o', OPT_QUICK = 'q', OPT_HELP = 'h', OPT_VERSI
 
 #define MAX_REPS 1000
 
-int cli_parse_u64(const char *s, uint64_t *out)
+// The leading digits of s (no sign, no blank, at least one digit); *end points past them.
+static int parse_digits(const char *s, unsigned long long *v, char **end)
 {
-	char *end;
-
 	if (!s || !isdigit((unsigned char)s[0]))
 		return -EINVAL;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
+	*v = strtoull(s, end, 10);
+	return errno == ERANGE ? -ERANGE : 0;
+}
+
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int err = parse_digits(s, &v, &end);
+
+	if (err)
+		return err;
 	if (*end != '\0')
 		return -EINVAL;
 	*out = v;
@@ -42,14 +50,12 @@ int cli_parse_size(const char *s, uint64_t *out)
 		{ "M", 20 }, { "MB", 20 }, { "MiB", 20 },
 		{ "G", 30 }, { "GB", 30 }, { "GiB", 30 },
 	};
+	unsigned long long v;
 	char *end;
+	int err = parse_digits(s, &v, &end);
 
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
+	if (err)
+		return err;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix) != 0)
 			continue;
