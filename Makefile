@@ -86,9 +86,12 @@ help:
 	@echo "  make list          list the labs"
 	@echo "  make all           build everything without running"
 	@echo "  make test          build with -Werror, run unit and end-to-end tests"
-	@echo "  make clean         remove build/ (results/ stays; make clean-results removes runs)"
+	@echo "  make clean         remove build/ (results/ stays)"
+	@echo
+	@echo "  make clean-results remove every run under results/ (keeps results/examples/)"
 	@echo
 	@echo "  options: QUICK=1 (a few seconds per lab), MACHINE=name (results/<name>/),"
+	@echo "           ARGS=\"--max-size 64M\" (the lab's own options, see its --help),"
 	@echo "           CC=clang, V=1 (show commands)"
 
 deps:
