@@ -268,6 +268,8 @@ static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
 	report_kv(m, "papi_status", "%s", counters_library_status());
 	report_kv(m, "perf_event_paranoid", "%d", counters_paranoid_level());
 	report_kv(m, "hardware_pmu", "%s", counters_have_hw_pmu() ? "yes" : "no");
+	if (!c)
+		report_kv(m, "counters", "none used by this lab");
 	for (size_t i = 0; c && i < c->nr_slots; i++) {
 		char key[64];
 

@@ -59,7 +59,8 @@ void lab_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Writes manifest.txt: machine, kernel, OS, compiler and flags, PAPI and hwloc versions, counters
- * and why not, pinning, options, git revision, date; then the lab's own facts through extra().
+ * and why not (c NULL: the lab counts none), pinning, options, git revision, date; then the lab's
+ * own facts through extra().
  * Dies (status 1) if it cannot be written.
  */
 void lab_write_manifest(struct lab *lab, const struct counters *c,

@@ -86,17 +86,28 @@ int report_make_dir(const char *path)
 	return 0;
 }
 
-// Temporary files to remove if a signal ends the run. Written only outside signal handlers,
-// read in them: sig_atomic_t flags guard each slot.
+// Temporary paths to remove if a signal or exit() ends the run. Written only outside signal
+// handlers, read in them: sig_atomic_t flags guard each slot.
 #define MAX_TEMPS 16
 static char temp_paths[MAX_TEMPS][PATH_MAX];
 static volatile sig_atomic_t temp_used[MAX_TEMPS];
+static volatile sig_atomic_t temp_order[MAX_TEMPS];	// registration order, newest highest
+static sig_atomic_t temp_counter;
 
 static void remove_temps(void)
 {
-	for (int i = 0; i < MAX_TEMPS; i++)
-		if (temp_used[i])
-			unlink(temp_paths[i]);
+	// Newest first: a scratch file goes before the directory that holds it.
+	for (;;) {
+		int newest = -1;
+
+		for (int i = 0; i < MAX_TEMPS; i++)
+			if (temp_used[i] && (newest < 0 || temp_order[i] > temp_order[newest]))
+				newest = i;
+		if (newest < 0)
+			return;
+		remove(temp_paths[newest]);	// async-signal-safe in glibc: unlink or rmdir
+		temp_used[newest] = 0;
+	}
 }
 
 static void remove_temps_and_die(int sig)
@@ -129,6 +140,37 @@ static void install_cleanup_handlers(void)
 	}
 }
 
+int report_temp_add(const char *path)
+{
+	install_cleanup_handlers();
+	if (strlen(path) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	for (int i = 0; i < MAX_TEMPS; i++) {
+		if (temp_used[i])
+			continue;
+		strcpy(temp_paths[i], path);
+		temp_order[i] = ++temp_counter;
+		temp_used[i] = 1;	// last: the slot is complete before a handler can see it
+		return i;
+	}
+	return -ENOSPC;
+}
+
+void report_temp_remove(int handle)
+{
+	if (handle < 0 || handle >= MAX_TEMPS || !temp_used[handle])
+		return;
+	remove(temp_paths[handle]);
+	temp_used[handle] = 0;
+}
+
+// Forgets a registered path without removing it (a committed file stays).
+static void temp_forget(int handle)
+{
+	if (handle >= 0 && handle < MAX_TEMPS)
+		temp_used[handle] = 0;
+}
+
 int report_file_open(struct report_file *rf, const char *dir, const char *name)
 {
 	memset(rf, 0, sizeof(*rf));
@@ -137,15 +179,7 @@ int report_file_open(struct report_file *rf, const char *dir, const char *name)
 	    snprintf(rf->tmp_path, sizeof(rf->tmp_path), "%s/.%s.tmp.%d", dir, name,
 		     (int)getpid()) >= (int)sizeof(rf->tmp_path))
 		return -ENAMETOOLONG;
-	install_cleanup_handlers();
-	for (int i = 0; i < MAX_TEMPS; i++) {
-		if (!temp_used[i]) {
-			memcpy(temp_paths[i], rf->tmp_path, sizeof(rf->tmp_path));
-			temp_used[i] = 1;
-			rf->slot = i;
-			break;
-		}
-	}
+	rf->slot = report_temp_add(rf->tmp_path);	// on -ENOSPC: written, just not cleaned up
 	rf->f = fopen(rf->tmp_path, "w");
 	if (!rf->f) {
 		int err = -errno;
@@ -158,8 +192,7 @@ int report_file_open(struct report_file *rf, const char *dir, const char *name)
 
 static void release_slot(struct report_file *rf)
 {
-	if (rf->slot >= 0)
-		temp_used[rf->slot] = 0;
+	temp_forget(rf->slot);
 	rf->slot = -1;
 }
 
@@ -239,7 +272,12 @@ void report_csv_u64(struct report_csv *csv, uint64_t v)
 void report_csv_double(struct report_csv *csv, double v)
 {
 	begin_cell(csv);
-	if (isfinite(v))
+	if (!isfinite(v))
+		return;
+	// Whole numbers (sizes, counts) exactly; measurements to 6 significant digits.
+	if (v == floor(v) && fabs(v) < 9007199254740992.0)	// 2^53: exact in a double
+		fprintf(csv->file.f, "%.0f", v);
+	else
 		fprintf(csv->file.f, "%.6g", v);
 }
 

@@ -51,6 +51,16 @@ int report_file_commit(struct report_file *rf);
 /* Closes and removes the temporary. Safe to call on a committed or never-opened file. */
 void report_file_abort(struct report_file *rf);
 
+/*
+ * Registers a path to remove if a signal or exit() ends the run first: a scratch file, or an empty
+ * directory (paths are removed newest first, so a directory's files go before it). Returns a handle
+ * >= 0, or -ENOSPC when 16 paths are registered already. The path is not created here.
+ */
+int report_temp_add(const char *path);
+
+/* Removes the registered path now (remove(3): a file or an empty directory) and forgets it. */
+void report_temp_remove(int handle);
+
 /* CSV with a header line and a fixed number of columns per row. */
 struct report_csv {
 	struct report_file file;
@@ -64,7 +74,10 @@ int report_csv_open(struct report_csv *csv, const char *dir, const char *name,
 /* One cell each. A string is quoted when it holds a comma, a quote or a newline. */
 void report_csv_str(struct report_csv *csv, const char *s);
 void report_csv_u64(struct report_csv *csv, uint64_t v);
-/* A non-finite value (NAN: "not measured") is written as an empty cell, never as 0. */
+/*
+ * A whole number is written exactly (1048576, not 1.04858e+06), anything else to 6 significant
+ * digits; a non-finite value (NAN: "not measured") as an empty cell, never as 0.
+ */
 void report_csv_double(struct report_csv *csv, double v);
 /* Ends the row; returns -EINVAL if it had the wrong number of cells (a bug in the lab). */
 int report_csv_end_row(struct report_csv *csv);

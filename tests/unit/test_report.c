@@ -130,12 +130,17 @@ static void test_csv(void **state)
 	report_csv_u64(&csv, 0);
 	report_csv_double(&csv, NAN);	// not measured: an empty cell, never 0
 	assert_int_equal(report_csv_end_row(&csv), 0);
+	report_csv_str(&csv, "exact");
+	report_csv_double(&csv, 1048576);	// a whole number: all its digits
+	report_csv_double(&csv, 1234.56789);	// a measurement: 6 significant digits
+	assert_int_equal(report_csv_end_row(&csv), 0);
 	report_csv_str(&csv, "short row");
 	assert_int_equal(report_csv_end_row(&csv), -EINVAL);
 	assert_int_equal(report_csv_commit(&csv), 0);
 	assert_string_equal(slurp(path), "name,size_bytes,ns_per_op_median\n"
 					 "plain,4096,1.5\n"
 					 "\"a,\"\"b\"\"\",0,\n"
+					 "exact,1048576,1234.57\n"
 					 "short row\n");
 }
 

@@ -1,0 +1,851 @@
+// SPDX-License-Identifier: MIT
+// Lab 4: what crossing into the kernel costs (a null system call against a function call and a
+// vDSO call), how much batching writes into larger buffers buys, and what streaming saves in memory.
+// Usage: syscall_batching [--quick] [--reps N] [--out DIR] [--total SIZE] [--max-buffer SIZE]
+//                         [--tmpdir DIR]
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "clock.h"
+#include "counters.h"
+#include "die.h"
+#include "guard.h"
+#include "lab.h"
+#include "report.h"
+#include "stats.h"
+
+#define MAX_BUFFERS 32
+#define MAX_POINTS 160
+#define STREAM_BUFFER_BYTES (64 * 1024)
+
+enum experiment { ENTRY, WRITE, STREAMING };
+static const char *const experiment_names[] = { "entry", "write", "streaming" };
+
+enum kind {
+	// entry: one op = one call
+	FUNCTION_CALL,		// an empty non-inlined function
+	VDSO_CLOCK,		// clock_gettime(CLOCK_MONOTONIC): a libc call the vDSO answers in user space
+	RAW_SYSCALL,		// syscall(SYS_getppid): a real kernel entry that does almost nothing
+	// write: one op = one write() or fwrite() call of buffer_bytes
+	WRITE_DEVNULL,		// write(2) to /dev/null: the kernel entry and nothing else
+	WRITE_FILE,		// write(2) to a file: plus the copy into the page cache
+	STDIO_BUFFERED,		// fwrite to a file with stdio's default buffer
+	STDIO_UNBUFFERED,	// fwrite with setvbuf(_IONBF): one write(2) per fwrite
+	// streaming: one op = producing the whole output once
+	BUILD_THEN_WRITE,	// build all the output in memory, then one write
+	FIXED_BUFFER,		// fill a 64 KiB buffer, write it when full
+	NR_KINDS
+};
+
+static const char *const kind_names[NR_KINDS] = {
+	"function_call", "vdso_clock_gettime", "raw_syscall_getppid",
+	"write_devnull", "write_file", "stdio_buffered", "stdio_unbuffered",
+	"build_then_write", "fixed_buffer",
+};
+
+struct point {
+	enum experiment experiment;
+	enum kind kind;
+	uint64_t buffer_bytes;		// write: bytes per call
+	uint64_t total_bytes;		// write/streaming: bytes per sample
+	uint64_t nr_calls;		// write: calls per sample
+	struct stats ns;		// per op (entry, write) or per run (streaming)
+	double syscalls_program;	// write(2) calls the program made per sample; NAN: not known
+	double syscalls_proc_io;	// per sample, from /proc/self/io syscw; NAN: unavailable
+	double user_ms, sys_ms;		// CPU time per sample
+	double peak_rss_kib;		// streaming: the child's peak resident memory
+	double perf_bench_ns;		// entry: `perf bench syscall basic`, the cross-check
+};
+
+struct options {
+	uint64_t total_bytes, max_buffer;
+	const char *tmpdir;
+};
+
+struct run {
+	struct lab lab;
+	struct options opt;
+	uint64_t max_calls;		// per sample: small buffers write less than the total
+	uint64_t buffers[MAX_BUFFERS];
+	size_t nr_buffers;
+	char scratch_dir[4096], scratch_file[4200];
+	int scratch_dir_handle, scratch_file_handle;
+	char fs_type[32];
+	struct point points[MAX_POINTS];
+	size_t nr_points;
+	char *buffer;			// max_buffer bytes of data to write
+	double baseline_rss_kib;	// peak RSS of an idle child
+};
+
+// ---- part A: the price of one kernel entry -----------------------------------------------------
+
+static __attribute__((noinline)) void empty_function(void)
+{
+	__asm__ volatile("");	// a call the optimiser must keep
+}
+
+static void function_kernel(void *arg, uint64_t nr_iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < nr_iters; i++)
+		empty_function();
+}
+
+static void vdso_kernel(void *arg, uint64_t nr_iters)
+{
+	struct timespec ts;
+
+	(void)arg;
+	for (uint64_t i = 0; i < nr_iters; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		bench_escape(&ts);
+	}
+}
+
+// syscall() and not getppid(): the raw entry, with no chance of a libc-level cache.
+static void syscall_kernel(void *arg, uint64_t nr_iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < nr_iters; i++)
+		(void)syscall(SYS_getppid);	// cannot fail
+}
+
+static struct point *new_point(struct run *run, enum experiment e, enum kind k)
+{
+	if (run->nr_points == MAX_POINTS)
+		die("too many points (raise MAX_POINTS)");
+	struct point *p = &run->points[run->nr_points++];
+
+	*p = (struct point){ .experiment = e, .kind = k, .syscalls_program = NAN,
+			     .syscalls_proc_io = NAN, .user_ms = NAN, .sys_ms = NAN,
+			     .peak_rss_kib = NAN, .perf_bench_ns = NAN };
+	return p;
+}
+
+// `perf bench syscall basic`: the kernel developers' own null-syscall benchmark, run on the CPU
+// this process is pinned to (a child inherits the affinity). NAN when perf is missing or fails.
+static double perf_bench_syscall_ns(uint64_t loops)
+{
+	char cmd[128], line[256];
+	double us = NAN;
+
+	snprintf(cmd, sizeof(cmd), "timeout 60 perf bench syscall basic -l %llu 2>/dev/null",
+		 (unsigned long long)loops);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return NAN;
+	while (fgets(line, sizeof(line), p))
+		if (strstr(line, "usecs/op") && sscanf(line, "%lf", &us) != 1)
+			us = NAN;
+	if (pclose(p) != 0)
+		return NAN;
+	return us * 1000;
+}
+
+static void measure_entry(struct run *run)
+{
+	static const struct { enum kind kind; clock_kernel_fn fn; } kernels[] = {
+		{ FUNCTION_CALL, function_kernel },
+		{ VDSO_CLOCK, vdso_kernel },
+		{ RAW_SYSCALL, syscall_kernel },
+	};
+	struct bench_config config = { .nr_samples = run->lab.opt.nr_reps,
+				       .min_sample_ns = run->lab.opt.min_sample_ns };
+
+	for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
+		struct point *p = new_point(run, ENTRY, kernels[i].kind);
+		struct bench_result r;
+		int err = bench_run(&config, kernels[i].fn, NULL, &r);
+
+		if (err)
+			die_errno(err, "measuring %s", kind_names[p->kind]);
+		p->ns = r.ns_per_op;
+	}
+	run->points[run->nr_points - 1].perf_bench_ns =
+		perf_bench_syscall_ns(run->lab.opt.quick ? 100000 : 1000000);
+}
+
+// ---- part B: batching writes -------------------------------------------------------------------
+
+// Write system calls this process has made, from the kernel's I/O accounting; -1 if unavailable.
+static long long proc_syscw(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	long long n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "syscw: %lld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+// Writes all of buf with write(2), however the kernel splits it. Returns the calls made.
+static uint64_t write_all(int fd, const char *buf, size_t len)
+{
+	uint64_t calls = 0;
+
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		calls++;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die_errno(errno, "write");
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return calls;
+}
+
+struct write_job {
+	enum kind kind;
+	const char *path;	// the scratch file, or /dev/null
+	const char *buffer;
+	uint64_t buffer_bytes, nr_calls;
+};
+
+// One sample: nr_calls writes of buffer_bytes. Returns the write(2) calls the program itself made
+// (0 for stdio, which makes them on its own). Opening and closing are outside the timed part.
+static uint64_t write_sample(const struct write_job *job, uint64_t *elapsed_ns)
+{
+	uint64_t calls = 0, start;
+
+	if (job->kind == WRITE_DEVNULL || job->kind == WRITE_FILE) {
+		int fd = open(job->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd < 0)
+			die_errno(errno, "open %s", job->path);
+		start = clock_now_ns();
+		for (uint64_t i = 0; i < job->nr_calls; i++)
+			calls += write_all(fd, job->buffer, job->buffer_bytes);
+		*elapsed_ns = clock_now_ns() - start;
+		if (close(fd) != 0)
+			die_errno(errno, "close %s", job->path);
+		return calls;
+	}
+	FILE *f = fopen(job->path, "we");
+	if (!f)
+		die_errno(errno, "fopen %s", job->path);
+	if (job->kind == STDIO_UNBUFFERED && setvbuf(f, NULL, _IONBF, 0) != 0)
+		die("setvbuf failed");
+	start = clock_now_ns();
+	for (uint64_t i = 0; i < job->nr_calls; i++)
+		if (fwrite(job->buffer, 1, job->buffer_bytes, f) != job->buffer_bytes)
+			die_errno(errno, "fwrite");
+	// The last buffered bytes are part of the work: flush inside the timed region.
+	if (fflush(f) != 0)
+		die_errno(errno, "fflush");
+	*elapsed_ns = clock_now_ns() - start;
+	if (fclose(f) != 0)
+		die_errno(errno, "fclose");
+	return 0;
+}
+
+static double tv_ms(struct timeval tv)
+{
+	return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;
+}
+
+static void measure_write_point(struct run *run, struct point *p, const struct write_job *job)
+{
+	unsigned n = run->lab.opt.nr_reps;
+	double samples[1000];
+	uint64_t elapsed, calls = 0;
+	long long syscw = 0;
+	struct rusage before, after;
+
+	(void)write_sample(job, &elapsed);	// warm-up: page cache, file blocks, code
+	bool have_io = proc_syscw() >= 0;
+	getrusage(RUSAGE_THREAD, &before);
+	for (unsigned s = 0; s < n; s++) {
+		long long io_before = proc_syscw();
+
+		calls += write_sample(job, &elapsed);
+		syscw += proc_syscw() - io_before;
+		samples[s] = (double)elapsed / (double)job->nr_calls;
+	}
+	getrusage(RUSAGE_THREAD, &after);
+	if (stats_compute(&p->ns, samples, n) != 0)
+		die("bad samples for %s", kind_names[p->kind]);
+	p->buffer_bytes = job->buffer_bytes;
+	p->nr_calls = job->nr_calls;
+	p->total_bytes = job->buffer_bytes * job->nr_calls;
+	if (p->kind == WRITE_DEVNULL || p->kind == WRITE_FILE)
+		p->syscalls_program = (double)calls / n;
+	// Each sample also opens and closes the file, which are not writes: syscw counts writes.
+	p->syscalls_proc_io = have_io ? (double)syscw / n : NAN;
+	p->user_ms = (tv_ms(after.ru_utime) - tv_ms(before.ru_utime)) / n;
+	p->sys_ms = (tv_ms(after.ru_stime) - tv_ms(before.ru_stime)) / n;
+}
+
+static void measure_writes(struct run *run)
+{
+	static const enum kind kinds[] = { WRITE_DEVNULL, WRITE_FILE, STDIO_BUFFERED,
+					   STDIO_UNBUFFERED };
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		printf(" %s", kind_names[kinds[k]]);
+		fflush(stdout);
+		for (size_t i = 0; i < run->nr_buffers; i++) {
+			uint64_t b = run->buffers[i];
+			uint64_t calls = run->opt.total_bytes / b;
+			struct write_job job = {
+				.kind = kinds[k],
+				.path = kinds[k] == WRITE_DEVNULL ? "/dev/null" : run->scratch_file,
+				.buffer = run->buffer,
+				.buffer_bytes = b,
+				// Small buffers write less than the total: 64 MiB in 1-byte calls
+				// would take a minute, and the rate is what we measure.
+				.nr_calls = calls < run->max_calls ? calls : run->max_calls,
+			};
+			if (job.nr_calls == 0)
+				job.nr_calls = 1;
+			measure_write_point(run, new_point(run, WRITE, kinds[k]), &job);
+		}
+	}
+}
+
+// ---- the streaming point: memory, not speed ----------------------------------------------------
+
+struct stream_job {
+	enum kind kind;
+	uint64_t total_bytes;
+	uint64_t *elapsed_ns;	// shared with the parent
+};
+
+// Fills buf[0..len) with text records, continuing the numbering from *next.
+static void produce(char *buf, size_t len, uint64_t *next)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)('a' + (*next)++ % 26);
+}
+
+// Runs in a supervised child so that its peak RSS (ru_maxrss from wait4) is its own.
+static int stream_child(void *arg)
+{
+	const struct stream_job *job = arg;
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	uint64_t next = 0, start = clock_now_ns();
+
+	if (fd < 0)
+		return 1;
+	if (job->kind == BUILD_THEN_WRITE) {
+		char *all = malloc(job->total_bytes);
+
+		if (!all)
+			return 2;
+		produce(all, job->total_bytes, &next);
+		write_all(fd, all, job->total_bytes);
+		free(all);
+	} else {
+		static char buf[STREAM_BUFFER_BYTES];
+
+		for (uint64_t done = 0; done < job->total_bytes; done += sizeof(buf)) {
+			size_t n = job->total_bytes - done < sizeof(buf) ? job->total_bytes - done
+									 : sizeof(buf);
+			produce(buf, n, &next);
+			write_all(fd, buf, n);
+		}
+	}
+	*job->elapsed_ns = clock_now_ns() - start;
+	close(fd);
+	return 0;
+}
+
+static int idle_child(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+// Peak RSS of a child that does nothing: the libraries and the memory inherited from this process,
+// which both streaming children carry too and which is not the streaming's doing.
+static double baseline_rss_kib(void)
+{
+	struct guard_result r;
+	int err = guard_run(idle_child, NULL, NULL, &r);
+
+	if (err)
+		die_errno(err, "cannot start a child");
+	return (double)r.usage.ru_maxrss;
+}
+
+static void measure_streaming(struct run *run)
+{
+	uint64_t *elapsed = guard_shared_alloc(sizeof(*elapsed));
+
+	if (!elapsed)
+		die("cannot share memory with the child");
+	for (enum kind k = BUILD_THEN_WRITE; k <= FIXED_BUFFER; k++) {
+		struct stream_job job = { k, run->opt.total_bytes, elapsed };
+		struct guard_limits limits = { .timeout_ms = 60000,
+					       .max_as_bytes = run->opt.total_bytes * 2 + (1u << 30) };
+		struct guard_result r;
+		double rss = 0, ns = 0;
+		unsigned n = run->lab.opt.quick ? 1 : 3;
+		char why[128];
+
+		for (unsigned i = 0; i < n; i++) {
+			int err = guard_run(stream_child, &job, &limits, &r);
+
+			if (err)
+				die_errno(err, "cannot start the streaming child");
+			if (r.outcome != GUARD_EXITED || r.exit_status != 0)
+				die("the %s child failed: %s", kind_names[k],
+				    guard_describe(&r, why, sizeof(why)));
+			rss += (double)r.usage.ru_maxrss;	// KiB on Linux
+			ns += (double)*elapsed;
+		}
+		struct point *p = new_point(run, STREAMING, k);
+		double mean_ns = ns / n;
+		if (stats_compute(&p->ns, &mean_ns, 1) != 0)
+			die("bad streaming time");
+		p->total_bytes = run->opt.total_bytes;
+		p->buffer_bytes = k == FIXED_BUFFER ? STREAM_BUFFER_BYTES : run->opt.total_bytes;
+		p->peak_rss_kib = rss / n;
+	}
+	guard_shared_free(elapsed, sizeof(*elapsed));
+	run->baseline_rss_kib = baseline_rss_kib();
+}
+
+// ---- reporting ---------------------------------------------------------------------------------
+
+static const struct point *find(const struct run *run, enum kind k, uint64_t buffer)
+{
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		if (p->kind == k && (p->experiment != WRITE || p->buffer_bytes == buffer))
+			return p;
+	}
+	return NULL;
+}
+
+static double mb_per_s(const struct point *p, double ns_per_call)
+{
+	return (double)p->buffer_bytes / ns_per_call * 1e3;	// bytes/ns = GB/s; x1000 = MB/s
+}
+
+static void print_tables(const struct run *run)
+{
+	char a[32], b[32], c[32];
+
+	printf("\nThe price of a kernel entry: ns per call (median of %u samples)\n",
+	       run->lab.opt.nr_reps);
+	for (enum kind k = FUNCTION_CALL; k <= RAW_SYSCALL; k++) {
+		const struct point *p = find(run, k, 0);
+
+		printf("  %-22s %s  (p5 %s, p95 %s)\n", kind_names[k],
+		       cli_format_ns(p->ns.median, a, sizeof(a)), cli_format_ns(p->ns.p05, b, sizeof(b)),
+		       cli_format_ns(p->ns.p95, c, sizeof(c)));
+	}
+
+	printf("\nBatching writes: MB/s (median), and write(2) calls per sample counted by the "
+	       "program / by /proc/self/io\n");
+	printf("%-9s | %9s %9s | %9s %9s | %9s %9s | %9s %9s\n", "buffer", "/dev/null", "",
+	       "file", "", "stdio buf", "", "stdio unb", "");
+	printf("%-9s | %9s %9s | %9s %9s | %9s %9s | %9s %9s\n", "", "MB/s", "syscalls", "MB/s",
+	       "syscalls", "MB/s", "syscalls", "MB/s", "syscalls");
+	for (size_t i = 0; i < run->nr_buffers; i++) {
+		printf("%-9s", cli_format_size(run->buffers[i], a, sizeof(a)));
+		for (enum kind k = WRITE_DEVNULL; k <= STDIO_UNBUFFERED; k++) {
+			const struct point *p = find(run, k, run->buffers[i]);
+			double calls = isnan(p->syscalls_program) ? p->syscalls_proc_io
+								  : p->syscalls_program;
+
+			printf(" | %9.1f %9.0f", mb_per_s(p, p->ns.median), calls);
+		}
+		printf("\n");
+	}
+
+	printf("\nStreaming %s of output:\n", cli_format_size(run->opt.total_bytes, a, sizeof(a)));
+	for (enum kind k = BUILD_THEN_WRITE; k <= FIXED_BUFFER; k++) {
+		const struct point *p = find(run, k, 0);
+
+		printf("  %-18s peak RSS %s, %s\n", kind_names[k],
+		       cli_format_size((uint64_t)p->peak_rss_kib * 1024, a, sizeof(a)),
+		       cli_format_ns(p->ns.median, b, sizeof(b)));
+	}
+}
+
+// The plateau of a write series: the median MB/s of its three fastest buffers.
+static double plateau(const struct run *run, enum kind k)
+{
+	double best[3] = { 0, 0, 0 };
+
+	for (size_t i = 0; i < run->nr_buffers; i++) {
+		const struct point *p = find(run, k, run->buffers[i]);
+		double v = mb_per_s(p, p->ns.median);
+
+		for (int j = 0; j < 3; j++) {
+			if (v > best[j]) {
+				double t = best[j];
+
+				best[j] = v;
+				v = t;
+			}
+		}
+	}
+	return run->nr_buffers >= 3 ? best[1] : best[0];
+}
+
+static void verdict_entry(struct run *run)
+{
+	char a[32], b[32], c[32], d[32];
+	double fn = find(run, FUNCTION_CALL, 0)->ns.median;
+	double vdso = find(run, VDSO_CLOCK, 0)->ns.median;
+	const struct point *sys = find(run, RAW_SYSCALL, 0);
+
+	lab_verdict(&run->lab,
+		    "one kernel entry (syscall(SYS_getppid)) costs %s: %.0fx a function call (%s) "
+		    "and %.0fx a clock_gettime answered by the vDSO (%s)%s",
+		    cli_format_ns(sys->ns.median, a, sizeof(a)), sys->ns.median / fn,
+		    cli_format_ns(fn, b, sizeof(b)), sys->ns.median / vdso,
+		    cli_format_ns(vdso, c, sizeof(c)),
+		    sys->ns.median / fn >= 10 ? " (as predicted)" : " (less than predicted)");
+	if (isnan(sys->perf_bench_ns))
+		lab_note("no cross-check: 'perf bench syscall basic' is not available here (Debian: "
+			 "apt install linux-perf)");
+	else
+		lab_verdict(&run->lab,
+			    "cross-check: perf bench syscall basic says %s per getppid(), this lab %s "
+			    "(%.0f%% apart)", cli_format_ns(sys->perf_bench_ns, d, sizeof(d)),
+			    cli_format_ns(sys->ns.median, a, sizeof(a)),
+			    100 * fabs(sys->perf_bench_ns - sys->ns.median) / sys->ns.median);
+	if (vdso > sys->ns.median * 0.5)
+		lab_note("clock_gettime costs nearly a system call here: this clock source is not "
+			 "readable from user space, so the vDSO falls back to the kernel (see "
+			 "/sys/devices/system/clocksource/clocksource0/current_clocksource)");
+}
+
+// /dev/null throws the bytes away without reading them: its cost per call does not depend on the
+// buffer, so it has no plateau; what it shows is the price of the entry alone.
+static void verdict_devnull(struct run *run)
+{
+	char a[32], b[32], c[32], d[32];
+	const struct point *small = find(run, WRITE_DEVNULL, run->buffers[0]);
+	const struct point *big = find(run, WRITE_DEVNULL, run->buffers[run->nr_buffers - 1]);
+
+	lab_verdict(&run->lab,
+		    "write(2) to /dev/null costs %s per call with %s and %s with %s: the kernel never "
+		    "touches the bytes, so the cost is the kernel entry, whatever the size",
+		    cli_format_ns(small->ns.median, a, sizeof(a)),
+		    cli_format_size(small->buffer_bytes, b, sizeof(b)),
+		    cli_format_ns(big->ns.median, c, sizeof(c)),
+		    cli_format_size(big->buffer_bytes, d, sizeof(d)));
+}
+
+// The smallest buffer whose throughput reaches 90% of the plateau, or 0.
+static uint64_t knee(const struct run *run, enum kind k, double top)
+{
+	for (size_t i = 0; i < run->nr_buffers; i++) {
+		const struct point *p = find(run, k, run->buffers[i]);
+
+		if (mb_per_s(p, p->ns.median) >= 0.9 * top)
+			return run->buffers[i];
+	}
+	return 0;
+}
+
+// A fixed cost per call (c ns) plus a copy at the plateau rate (B bytes/ns) gives a throughput of
+// b / (c + b/B) for b-byte calls: 90% of B needs b = 9 c B. The verdict sets that model's figure
+// beside the measured one.
+static void verdict_file(struct run *run)
+{
+	char one_s[32], knee_s[32], model_s[32], call_s[32];
+	double top = plateau(run, WRITE_FILE);
+	const struct point *one = find(run, WRITE_FILE, run->buffers[0]);
+	uint64_t at = knee(run, WRITE_FILE, top);
+	double speedup = top / mb_per_s(one, one->ns.median);
+	double model_bytes = 9 * one->ns.median * top * 1e-3;	// MB/s x 1e-3 = bytes per ns
+
+	lab_verdict(&run->lab,
+		    "write(2) to a file (%s): %.1f MB/s with %s writes, %.0f MB/s at the plateau: "
+		    "batching buys %.0fx%s; 90%% of the plateau from %s buffers on (a fixed %s per "
+		    "call plus the copy predicts %s)",
+		    run->fs_type, mb_per_s(one, one->ns.median),
+		    cli_format_size(run->buffers[0], one_s, sizeof(one_s)), top, speedup,
+		    speedup >= 100 ? " (as predicted)" : " (less than predicted)",
+		    at ? cli_format_size(at, knee_s, sizeof(knee_s)) : "no",
+		    cli_format_ns(one->ns.median, call_s, sizeof(call_s)),
+		    cli_format_size((uint64_t)model_bytes, model_s, sizeof(model_s)));
+}
+
+static void verdict_stdio(struct run *run)
+{
+	const struct point *buf = find(run, STDIO_BUFFERED, run->buffers[0]);
+	const struct point *unb = find(run, STDIO_UNBUFFERED, run->buffers[0]);
+	double per_syscall = (double)buf->total_bytes / buf->syscalls_proc_io;
+
+	lab_verdict(&run->lab,
+		    "stdio batches for you: %llu fwrite calls of %llu B made %.0f write(2) calls "
+		    "with the default buffer (%.0f B each), %.0f without it; %.1fx faster",
+		    (unsigned long long)buf->nr_calls, (unsigned long long)buf->buffer_bytes,
+		    buf->syscalls_proc_io, per_syscall, unb->syscalls_proc_io,
+		    mb_per_s(buf, buf->ns.median) / mb_per_s(unb, unb->ns.median));
+}
+
+static void verdict_streaming(struct run *run)
+{
+	char total[32], all_s[32], all_x[32], buf_s[32], fixed_s[32], fixed_x[32], base[32];
+	const struct point *all = find(run, BUILD_THEN_WRITE, 0);
+	const struct point *fixed = find(run, FIXED_BUFFER, 0);
+	double all_extra = all->peak_rss_kib - run->baseline_rss_kib;
+	double fixed_extra = fixed->peak_rss_kib - run->baseline_rss_kib;
+
+	lab_verdict(&run->lab,
+		    "streaming %s: building it all first peaked at %s of RSS (%s above an idle "
+		    "child's %s), a %s buffer at %s (%s above): the memory follows the buffer, not "
+		    "the output",
+		    cli_format_size(run->opt.total_bytes, total, sizeof(total)),
+		    cli_format_size((uint64_t)all->peak_rss_kib * 1024, all_s, sizeof(all_s)),
+		    cli_format_size((uint64_t)(all_extra > 0 ? all_extra : 0) * 1024, all_x,
+				    sizeof(all_x)),
+		    cli_format_size((uint64_t)run->baseline_rss_kib * 1024, base, sizeof(base)),
+		    cli_format_size(STREAM_BUFFER_BYTES, buf_s, sizeof(buf_s)),
+		    cli_format_size((uint64_t)fixed->peak_rss_kib * 1024, fixed_s, sizeof(fixed_s)),
+		    cli_format_size((uint64_t)(fixed_extra > 0 ? fixed_extra : 0) * 1024, fixed_x,
+				    sizeof(fixed_x)));
+}
+
+static void write_csv(struct run *run)
+{
+	static const char *const columns[] = {
+		"experiment", "kind", "buffer_bytes", "total_bytes", "nr_calls", "nr_samples",
+		"ns_per_op_median", "ns_per_op_p05", "ns_per_op_p95", "mb_per_s_median",
+		"mb_per_s_p05", "mb_per_s_p95", "syscalls_per_sample", "syscalls_per_sample_proc_io",
+		"user_ms_per_sample", "sys_ms_per_sample", "peak_rss_kib", "perf_bench_ns_per_op",
+	};
+	struct report_csv csv;
+	int err = report_csv_open(&csv, run->lab.opt.out_dir, "data.csv", columns,
+				  sizeof(columns) / sizeof(columns[0]));
+
+	if (err)
+		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+		bool w = p->experiment == WRITE;
+
+		report_csv_str(&csv, experiment_names[p->experiment]);
+		report_csv_str(&csv, kind_names[p->kind]);
+		report_csv_double(&csv, p->experiment == ENTRY ? NAN : (double)p->buffer_bytes);
+		report_csv_double(&csv, p->experiment == ENTRY ? NAN : (double)p->total_bytes);
+		report_csv_double(&csv, w ? (double)p->nr_calls : NAN);
+		report_csv_u64(&csv, p->ns.nr_samples);
+		report_csv_double(&csv, p->ns.median);
+		report_csv_double(&csv, p->ns.p05);
+		report_csv_double(&csv, p->ns.p95);
+		// The fastest samples give the highest throughput: p05 of MB/s comes from p95 of ns.
+		report_csv_double(&csv, w ? mb_per_s(p, p->ns.median) : NAN);
+		report_csv_double(&csv, w ? mb_per_s(p, p->ns.p95) : NAN);
+		report_csv_double(&csv, w ? mb_per_s(p, p->ns.p05) : NAN);
+		report_csv_double(&csv, p->syscalls_program);
+		report_csv_double(&csv, p->syscalls_proc_io);
+		report_csv_double(&csv, p->user_ms);
+		report_csv_double(&csv, p->sys_ms);
+		report_csv_double(&csv, p->peak_rss_kib);
+		report_csv_double(&csv, p->perf_bench_ns);
+		if (report_csv_end_row(&csv))
+			die("data.csv: wrong number of cells in a row (a bug)");
+	}
+	err = report_csv_commit(&csv);
+	if (err)
+		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+}
+
+static void manifest_extra(struct report_file *m, void *ctx)
+{
+	const struct run *run = ctx;
+	char buf[64] = "unknown";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+	report_kv(m, "clocksource", "%s", buf);
+	report_kv(m, "total_bytes", "%llu", (unsigned long long)run->opt.total_bytes);
+	report_kv(m, "max_calls_per_sample", "%llu", (unsigned long long)run->max_calls);
+	report_kv(m, "buffers_bytes", "1..%llu (x%d)",
+		  (unsigned long long)run->buffers[run->nr_buffers - 1], run->lab.opt.quick ? 4 : 2);
+	report_kv(m, "scratch_filesystem", "%s (%s)", run->fs_type, run->opt.tmpdir);
+	report_kv(m, "stream_buffer_bytes", "%d", STREAM_BUFFER_BYTES);
+	report_kv(m, "idle_child_peak_rss_kib", "%.0f", run->baseline_rss_kib);
+}
+
+// ---- setup -------------------------------------------------------------------------------------
+
+enum { OPT_TOTAL = 256, OPT_MAX_BUFFER, OPT_TMPDIR };
+
+static int on_option(int val, const char *arg, void *ctx)
+{
+	struct options *o = ctx;
+
+	switch (val) {
+	case OPT_TOTAL:
+		return cli_arg_size("--total", arg, 4096, 1ull << 30, &o->total_bytes);
+	case OPT_MAX_BUFFER:
+		return cli_arg_size("--max-buffer", arg, 1, 16u << 20, &o->max_buffer);
+	case OPT_TMPDIR:
+		o->tmpdir = arg;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const char *fs_name(long type)
+{
+	switch (type) {
+	case 0xEF53: return "ext2/3/4";
+	case 0x01021994: return "tmpfs";
+	case 0x58465342: return "xfs";
+	case 0x9123683E: return "btrfs";
+	case 0x794C7630: return "overlayfs";
+	default: return "other";
+	}
+}
+
+static void make_scratch(struct run *run)
+{
+	struct statvfs vfs;
+	struct statfs fs;
+
+	snprintf(run->scratch_dir, sizeof(run->scratch_dir), "%s/lab04.XXXXXX", run->opt.tmpdir);
+	if (!mkdtemp(run->scratch_dir))
+		die_usage("--tmpdir %s: cannot create a scratch directory there: %s", run->opt.tmpdir,
+			  strerror(errno));
+	run->scratch_dir_handle = report_temp_add(run->scratch_dir);
+	snprintf(run->scratch_file, sizeof(run->scratch_file), "%s/out", run->scratch_dir);
+	run->scratch_file_handle = report_temp_add(run->scratch_file);
+	// The scratch file holds at most one sample (total_bytes): check there is room for it.
+	if (statvfs(run->scratch_dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < run->opt.total_bytes * 2)
+		die_usage("--tmpdir %s: not enough free space for --total %llu (set a smaller "
+			  "--total or another --tmpdir)", run->opt.tmpdir,
+			  (unsigned long long)run->opt.total_bytes);
+	snprintf(run->fs_type, sizeof(run->fs_type), "%s",
+		 statfs(run->scratch_dir, &fs) == 0 ? fs_name((long)fs.f_type) : "unknown");
+}
+
+static void plan(struct run *run)
+{
+	unsigned factor = run->lab.opt.quick ? 4 : 2;
+	uint64_t avail = topo_mem_available_bytes();
+
+	if (avail && run->opt.total_bytes * 4 > avail)
+		die_usage("--total %llu: too large for the %llu MiB of available memory",
+			  (unsigned long long)run->opt.total_bytes, (unsigned long long)(avail >> 20));
+	if (run->opt.max_buffer > run->opt.total_bytes)
+		run->opt.max_buffer = run->opt.total_bytes;
+	for (uint64_t b = 1; b <= run->opt.max_buffer && run->nr_buffers < MAX_BUFFERS; b *= factor)
+		run->buffers[run->nr_buffers++] = b;
+	run->max_calls = run->lab.opt.quick ? 1u << 13 : 1u << 16;
+	run->buffer = malloc(run->opt.max_buffer);
+	if (!run->buffer)
+		die("out of memory for a %llu-byte buffer", (unsigned long long)run->opt.max_buffer);
+	memset(run->buffer, 'x', run->opt.max_buffer);
+	make_scratch(run);
+}
+
+static void predict(const struct run *run)
+{
+	char a[32];
+
+	lab_prediction("a function call costs about 1 ns and a vDSO clock_gettime tens of ns; a "
+		       "system call, which enters and leaves the kernel, a few hundred ns: at least "
+		       "10x a function call");
+	lab_prediction("1-byte writes move one byte per system call: a few MB/s; a bigger buffer "
+		       "pays the same entry for more bytes, so the throughput doubles with the buffer "
+		       "until copying costs as much as the call (a few KiB); the plateau needs about "
+		       "ten times that");
+	lab_prediction("stdio's buffer makes small fwrite calls cheap without changing the program; "
+		       "streaming %s through a 64 KiB buffer needs about 64 KiB, building it first "
+		       "needs all of it", cli_format_size(run->opt.total_bytes, a, sizeof(a)));
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;
+	static const struct option options[] = {
+		{ "total", required_argument, NULL, OPT_TOTAL },
+		{ "max-buffer", required_argument, NULL, OPT_MAX_BUFFER },
+		{ "tmpdir", required_argument, NULL, OPT_TMPDIR },
+		{ 0 },
+	};
+	const struct cli_lab info = {
+		.name = "04-syscall-batching",
+		.summary = "Measures the cost of entering the kernel, the throughput of writes by buffer "
+			   "size (raw and through stdio), and the memory saved by streaming.",
+		.options_help =
+			"  --total SIZE       bytes written per sample (default 64M, quick 4M)\n"
+			"  --max-buffer SIZE  largest write buffer (default 1M)\n"
+			"  --tmpdir DIR       where the scratch file goes (default $TMPDIR or /tmp)\n",
+		.options = options,
+		.on_option = on_option,
+		.ctx = &run.opt,
+	};
+	const char *tmp = getenv("TMPDIR");
+
+	// parse -> describe the machine
+	run.opt = (struct options){ .max_buffer = 1u << 20, .tmpdir = tmp && *tmp ? tmp : "/tmp" };
+	lab_init(&run.lab, &info, "Lab 4: syscall batching", argc, argv);
+	if (!run.opt.total_bytes)
+		run.opt.total_bytes = run.lab.opt.quick ? 4u << 20 : 64u << 20;
+	lab_pin_here(&run.lab);
+	// No counters: this lab's figures are times and counts of system calls, which PAPI does not
+	// provide; /proc/self/io and getrusage do.
+	printf("counters: none needed (system calls are counted by the program and /proc/self/io)\n");
+
+	// prepare -> predict
+	plan(&run);
+	predict(&run);
+
+	// measure
+	printf("measuring: kernel entry...");
+	fflush(stdout);
+	measure_entry(&run);
+	printf(" writes:");
+	measure_writes(&run);
+	printf(" streaming...");
+	fflush(stdout);
+	measure_streaming(&run);
+	printf(" done\n");
+
+	// report
+	print_tables(&run);
+	printf("\n");
+	verdict_entry(&run);
+	verdict_devnull(&run);
+	verdict_file(&run);
+	verdict_stdio(&run);
+	verdict_streaming(&run);
+	write_csv(&run);
+	lab_write_manifest(&run.lab, NULL, manifest_extra, &run);
+
+	// release
+	report_temp_remove(run.scratch_file_handle);
+	report_temp_remove(run.scratch_dir_handle);
+	free(run.buffer);
+	lab_finish(&run.lab);
+	return 0;
+}
