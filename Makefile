@@ -17,6 +17,9 @@ ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
 STD := -std=c17 -D_GNU_SOURCE
+# Lab programs also get the compiler's report of each function's stack frame (prog.su beside the
+# program): Lab 2 prints it beside the frame sizes it measures.
+LAB_CFLAGS := -fstack-usage
 PKGS := papi hwloc
 # Deferred (=, not :=) on purpose: in "make deps lab-1" the libraries are installed after make has
 # read this file, so pkg-config must be asked when the recipes run, not before.
@@ -117,7 +120,8 @@ labs: $(LAB_BIN)
 $(BUILD)/%.o: %.c $(FLAGS_STAMP) | check-deps $(BUILD_INFO)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS_ALL) $(if $(findstring tests/,$<),$(CMOCKA_CFLAGS)) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(if $(findstring tests/,$<),$(CMOCKA_CFLAGS)) \
+		$(if $(findstring labs/,$<),$(LAB_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	$(if $(Q),@echo "  AR      $@")

@@ -126,15 +126,20 @@ contract() {	# LAB_DIR
 	where=$(cd "$cwd" && MACHINE=../../x "$bin" --print-out-dir)
 	check "$name: MACHINE=../../x stays under results/ ($where)" test "$where" = "results/x/$name"
 
-	# Ctrl-C in the middle of a (full) run: dies of SIGINT, leaves no temporaries or children.
-	# Job control on, so the background run does not start with SIGINT ignored (as a
-	# non-interactive shell's background jobs do) and gets it the way a terminal sends it.
+	# Ctrl-C in the middle of a long run (--reps 200 makes every lab take seconds): it dies of
+	# SIGINT and leaves no temporaries or children. Job control on, so the background run does not
+	# start with SIGINT ignored (as a non-interactive shell's background jobs do).
 	local int_out=$scratch/$name/int
 	set -m
-	"$bin" --out "$int_out" >/dev/null 2>&1 &
+	"$bin" --reps 200 --out "$int_out" >/dev/null 2>&1 &
 	local pid=$!
 	set +m
 	sleep 1.5
+	if ! kill -0 "$pid" 2>/dev/null; then
+		wait "$pid"
+		skip "$name: SIGINT" "the run ended within 1.5 s, before the signal could be sent"
+		return
+	fi
 	kill -INT "$pid" 2>/dev/null
 	wait "$pid"
 	st=$?
