@@ -111,6 +111,47 @@ static int wait_until(pid_t pid, uint64_t deadline_ns)
 	return 1;
 }
 
+// While a child runs, a SIGINT, SIGTERM or SIGHUP for the lab first kills and reaps the child
+// (its parent-death signal would kill it too, but leave a zombie until init reaps it), then goes to
+// the handler that was there before (the lab's temporary-file cleanup, or the default).
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP };
+#define NR_FORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
+static volatile sig_atomic_t running_child;
+static struct sigaction saved[NR_FORWARDED];
+
+static void kill_child_then_forward(int sig)
+{
+	pid_t pid = running_child;
+
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);	// async-signal-safe; the child is dead or dying
+	}
+	for (size_t i = 0; i < NR_FORWARDED; i++) {
+		if (forwarded[i] == sig) {
+			(void)sigaction(sig, &saved[i], NULL);
+			raise(sig);	// delivered to the previous handler when this one returns
+		}
+	}
+}
+
+static void forward_signals(bool on)
+{
+	for (size_t i = 0; i < NR_FORWARDED; i++) {
+		if (on) {
+			struct sigaction sa = { .sa_handler = kill_child_then_forward };
+
+			sigemptyset(&sa.sa_mask);
+			if (sigaction(forwarded[i], NULL, &saved[i]) != 0 ||
+			    saved[i].sa_handler == SIG_IGN)	// keep an inherited "ignore" (nohup)
+				continue;
+			(void)sigaction(forwarded[i], &sa, NULL);
+		} else {
+			(void)sigaction(forwarded[i], &saved[i], NULL);
+		}
+	}
+}
+
 int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits,
 	      struct guard_result *result)
 {
@@ -123,20 +164,33 @@ int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits
 	memset(result, 0, sizeof(*result));
 	fflush(NULL);	// or the child's exit would print our buffered output twice
 	uint64_t start = clock_now_ns();
+	forward_signals(true);
 	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		int err = -errno;
+
+		forward_signals(false);
+		return err;
+	}
 	if (pid == 0)
 		run_child(fn, arg, limits, parent);
+	running_child = pid;
 
 	uint64_t deadline = limits->timeout_ms ? start + limits->timeout_ms * 1000000 : 0;
 	bool timed_out = !wait_until(pid, deadline);
 	if (timed_out)
 		kill(pid, SIGKILL);
+	int err = 0;
 	while (wait4(pid, &status, 0, &result->usage) < 0) {
-		if (errno != EINTR)
-			return -errno;
+		if (errno != EINTR) {
+			err = -errno;
+			break;
+		}
 	}
+	running_child = 0;
+	forward_signals(false);
+	if (err)
+		return err;
 	result->elapsed_ns = clock_now_ns() - start;
 	if (timed_out) {
 		result->outcome = GUARD_TIMED_OUT;

@@ -33,7 +33,8 @@ struct guard_result {
 
 /*
  * Forks; the child applies the limits, disables core dumps, dies with its parent, runs fn(arg)
- * and exits with its return value (0-255). The parent waits up to the time limit.
+ * and exits with its return value (0-255). The parent waits up to the time limit. A SIGINT, SIGTERM
+ * or SIGHUP meanwhile kills and reaps the child first, then reaches the handler installed before.
  * Returns 0 with *result filled, or -errno if the child could not be started or waited for.
  * The child shares nothing with the parent after fork except what guard_shared_alloc() gave.
  */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs what the course needs (compiler, make, pkg-config, PAPI, hwloc, gnuplot, cmocka, strace)
-# with the distribution's package manager, and perf for cross-checks where the distribution packages
-# it. Fast and quiet when everything is already there; safe to re-run.
+# with the distribution's package manager, and, where the distribution packages them, the optional
+# extras: perf (Lab 4's cross-check) and jemalloc, mimalloc and tcmalloc (Lab 3). Fast and quiet when
+# everything is already there; safe to re-run.
 # Usage: scripts/install-deps.sh [--check]   (--check: only report what is missing, exit 1 if any)
 set -euo pipefail
 
@@ -21,13 +22,36 @@ have_cmd gnuplot || missing+=(gnuplot)
 have_pc cmocka || missing+=("cmocka (unit tests)")
 have_cmd strace || missing+=("strace (tests)")
 
-if [ ${#missing[@]} -eq 0 ]; then
+# Optional extras, by Debian/Ubuntu package: counted as missing only where apt can install them,
+# so that a distribution without them does not run the package manager at every 'make deps'.
+have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+want_optional() {	# PACKAGE PRESENT-TEST...
+	local pkg=$1
+	shift
+	"$@" && return
+	apt-cache show "$pkg" >/dev/null 2>&1 && optional+=("$pkg")
+}
+find_optional() {
+	optional=()
+	have_cmd apt-get || return 0
+	want_optional libjemalloc2 have_lib libjemalloc.so.2
+	want_optional libmimalloc2.0 have_lib libmimalloc.so.2
+	want_optional libtcmalloc-minimal4 have_lib libtcmalloc_minimal.so.4
+	want_optional linux-perf have_cmd perf
+}
+find_optional
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
 	echo "deps: everything is installed"
 	exit 0
 fi
-echo "deps: missing: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g')"
-if [ "${1:-}" = "--check" ]; then
-	exit 1
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: everything needed is installed; optional extras missing: ${optional[*]}"
+	[ "${1:-}" = "--check" ] && exit 0
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: missing: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g')"
+	[ "${1:-}" = "--check" ] && exit 1
 fi
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -47,26 +71,32 @@ if have_cmd apt-get; then
 	export DEBIAN_FRONTEND=noninteractive
 	"${as_root[@]}" apt-get update -q
 	"${as_root[@]}" apt-get install -y -q --no-install-recommends "${pkgs[@]}"
-	# perf (the cross-check of Lab 4) is linux-perf on Debian; Ubuntu ties it to the running
-	# kernel (linux-tools-$(uname -r)). Optional: the labs say when it is missing.
-	if ! have_cmd perf; then
-		for p in linux-perf "linux-tools-$(uname -r)"; do
-			if apt-cache show "$p" >/dev/null 2>&1; then
-				"${as_root[@]}" apt-get install -y -q --no-install-recommends "$p" ||
-					echo "deps: optional $p could not be installed (perf cross-checks skipped)"
-				break
-			fi
-		done
+	find_optional	# again: before 'apt-get update' a fresh machine's package lists may be empty
+	# The optional extras, one by one: one that fails to install does not stop the rest.
+	for p in "${optional[@]}"; do
+		"${as_root[@]}" apt-get install -y -q --no-install-recommends "$p" ||
+			echo "deps: optional $p could not be installed (the labs say what they skip)"
+	done
+	# Ubuntu ties perf to the running kernel.
+	if ! have_cmd perf && apt-cache show "linux-tools-$(uname -r)" >/dev/null 2>&1; then
+		"${as_root[@]}" apt-get install -y -q --no-install-recommends "linux-tools-$(uname -r)" ||
+			echo "deps: optional perf could not be installed (Lab 4 skips its cross-check)"
 	fi
 elif have_cmd dnf; then
 	"${as_root[@]}" dnf install -y gcc make pkgconf-pkg-config papi-devel papi hwloc-devel hwloc \
-		gnuplot libcmocka-devel strace perf
+		gnuplot libcmocka-devel strace
+	"${as_root[@]}" dnf install -y --skip-broken perf jemalloc mimalloc gperftools-libs ||
+		echo "deps: some optional extras could not be installed"
 elif have_cmd pacman; then
 	"${as_root[@]}" pacman -S --needed --noconfirm base-devel pkgconf papi hwloc gnuplot cmocka \
-		strace perf
+		strace
+	"${as_root[@]}" pacman -S --needed --noconfirm perf jemalloc mimalloc gperftools ||
+		echo "deps: some optional extras could not be installed"
 elif have_cmd zypper; then
 	"${as_root[@]}" zypper --non-interactive install gcc make pkg-config papi-devel papi \
-		hwloc-devel hwloc gnuplot libcmocka-devel strace perf
+		hwloc-devel hwloc gnuplot libcmocka-devel strace
+	"${as_root[@]}" zypper --non-interactive install perf libjemalloc2 mimalloc \
+		libtcmalloc4 || echo "deps: some optional extras could not be installed"
 else
 	echo "deps: no apt-get, dnf, pacman or zypper found; install by hand: a C compiler, make," \
 	     "pkg-config, PAPI (library, headers, tools), hwloc (library, headers, tools), gnuplot, cmocka," \
