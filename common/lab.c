@@ -314,6 +314,29 @@ void lab_write_manifest(struct lab *lab, const struct counters *c,
 		die_errno(err, "cannot write %s/manifest.txt", lab->opt.out_dir);
 }
 
+void lab_csv_open(struct lab *lab, struct report_csv *csv, const char *const *columns,
+		  size_t nr_columns)
+{
+	int err = report_csv_open(csv, lab->opt.out_dir, "data.csv", columns, nr_columns);
+
+	if (err)
+		die_errno(err, "cannot write %s/data.csv", lab->opt.out_dir);
+}
+
+void lab_csv_end_row(struct report_csv *csv)
+{
+	if (report_csv_end_row(csv))
+		die("data.csv: wrong number of cells in a row (a bug)");
+}
+
+void lab_csv_commit(struct lab *lab, struct report_csv *csv)
+{
+	int err = report_csv_commit(csv);
+
+	if (err)
+		die_errno(err, "cannot write %s/data.csv", lab->opt.out_dir);
+}
+
 void lab_finish(struct lab *lab)
 {
 	int err = report_file_commit(&lab->verdict);

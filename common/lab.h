@@ -66,6 +66,13 @@ void lab_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void lab_write_manifest(struct lab *lab, const struct counters *c,
 			void (*extra)(struct report_file *manifest, void *ctx), void *ctx);
 
+/* data.csv in the output directory, dying (status 1) on any error: open with its header, end each
+ * row (a wrong number of cells is a bug in the lab), commit. */
+void lab_csv_open(struct lab *lab, struct report_csv *csv, const char *const *columns,
+		  size_t nr_columns);
+void lab_csv_end_row(struct report_csv *csv);
+void lab_csv_commit(struct lab *lab, struct report_csv *csv);
+
 /* Commits verdict.txt, prints where the files are, releases the topology. */
 void lab_finish(struct lab *lab);
 

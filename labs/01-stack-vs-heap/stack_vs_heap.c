@@ -721,11 +721,8 @@ static void write_csv(struct run *run)
 		"heap_free_top_bytes",
 	};
 	struct report_csv csv;
-	int err = report_csv_open(&csv, run->lab.opt.out_dir, "data.csv", columns,
-				  sizeof(columns) / sizeof(columns[0]));
 
-	if (err)
-		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+	lab_csv_open(&run->lab, &csv, columns, sizeof(columns) / sizeof(columns[0]));
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
 		const struct bench_result *r = &p->r;
@@ -750,12 +747,9 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->steady_request_mmapped < 0 ? NAN
 				  : p->steady_request_mmapped);
 		report_csv_double(&csv, p->heap_free_top_bytes);
-		if (report_csv_end_row(&csv))
-			die("data.csv: wrong number of cells in a row (a bug)");
+		lab_csv_end_row(&csv);
 	}
-	err = report_csv_commit(&csv);
-	if (err)
-		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+	lab_csv_commit(&run->lab, &csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

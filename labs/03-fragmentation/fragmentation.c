@@ -599,7 +599,7 @@ static double steady_overhead(const struct allocator_result *a)
 
 static void print_tables(const struct run *run)
 {
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32];
 
 	printf("\nPart 1: %zu blocks of %d B, every other one freed, then malloc(%s)\n",
 	       (size_t)run->opt.nr_blocks, BLOCK_BYTES, mib((double)run->large_bytes, a, sizeof(a)));
@@ -613,7 +613,6 @@ static void print_tables(const struct run *run)
 		       mib(sn->heap_in_use, b, sizeof(b)), mib(sn->heap_free, c, sizeof(c)),
 		       cli_format_size((uint64_t)sn->largest_free, e, sizeof(e)));
 	}
-	(void)d;
 
 	printf("\nPart 2: the same workload with the address space capped (RLIMIT_AS)\n");
 	printf("  %-20s limit %s, %s free in the heap in 1 KiB holes: large request %s\n",
@@ -710,15 +709,12 @@ static void write_csv(struct run *run)
 		"as_limit_bytes",
 	};
 	struct report_csv csv;
-	int err = report_csv_open(&csv, run->lab.opt.out_dir, "data.csv", columns,
-				  sizeof(columns) / sizeof(columns[0]));
 	const struct { const char *kind; const struct classic_report *r; } classic[] = {
 		{ "malloc", &run->classic }, { "malloc_as_limited", &run->limited_malloc },
 		{ "pool_as_limited", &run->limited_pool },
 	};
 
-	if (err)
-		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+	lab_csv_open(&run->lab, &csv, columns, sizeof(columns) / sizeof(columns[0]));
 	for (size_t c = 0; c < 3; c++) {
 		for (int s = 0; s < NR_SNAPS; s++) {
 			const struct snapshot *sn = &classic[c].r->snaps[s];
@@ -738,8 +734,7 @@ static void write_csv(struct run *run)
 			report_csv_double(&csv, at_request ? (double)run->large_bytes : NAN);
 			report_csv_double(&csv, at_request ? classic[c].r->large_ok : NAN);
 			report_csv_double(&csv, c ? classic[c].r->as_limit : NAN);
-			if (report_csv_end_row(&csv))
-				die("data.csv: wrong number of cells in a row (a bug)");
+			lab_csv_end_row(&csv);
 		}
 	}
 	for (size_t i = 0; i < run->nr_alloc; i++) {
@@ -763,13 +758,10 @@ static void write_csv(struct run *run)
 			report_csv_double(&csv, summary ? NAN : s->live_bytes);
 			for (int c = 0; c < 7; c++)
 				report_csv_double(&csv, NAN);	// heap_in_use .. as_limit
-			if (report_csv_end_row(&csv))
-				die("data.csv: wrong number of cells in a row (a bug)");
+			lab_csv_end_row(&csv);
 		}
 	}
-	err = report_csv_commit(&csv);
-	if (err)
-		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+	lab_csv_commit(&run->lab, &csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

@@ -636,11 +636,8 @@ static void write_csv(struct run *run)
 		"user_ms_per_sample", "sys_ms_per_sample", "peak_rss_kib", "perf_bench_ns_per_op",
 	};
 	struct report_csv csv;
-	int err = report_csv_open(&csv, run->lab.opt.out_dir, "data.csv", columns,
-				  sizeof(columns) / sizeof(columns[0]));
 
-	if (err)
-		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+	lab_csv_open(&run->lab, &csv, columns, sizeof(columns) / sizeof(columns[0]));
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
 		bool w = p->experiment == WRITE;
@@ -664,12 +661,9 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->sys_ms);
 		report_csv_double(&csv, p->peak_rss_kib);
 		report_csv_double(&csv, p->perf_bench_ns);
-		if (report_csv_end_row(&csv))
-			die("data.csv: wrong number of cells in a row (a bug)");
+		lab_csv_end_row(&csv);
 	}
-	err = report_csv_commit(&csv);
-	if (err)
-		die_errno(err, "cannot write %s/data.csv", run->lab.opt.out_dir);
+	lab_csv_commit(&run->lab, &csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)
