@@ -20,6 +20,12 @@ static const char *const candidates[COUNTERS_NR_METRICS][4] = {
 	[COUNTERS_CONTEXT_SWITCHES] = { "perf::CONTEXT-SWITCHES:u=1:k=1" },
 	[COUNTERS_CACHE_MISSES] = { "PAPI_L3_TCM", "perf::CACHE-MISSES" },
 	[COUNTERS_L1D_MISSES] = { "PAPI_L1_DCM", "perf::L1-DCACHE-LOAD-MISSES" },
+	// Per vendor: Intel counts loads that hit a line modified in another core's cache (HITM)
+	// under two names across generations; AMD Zen counts fills from another core's cache.
+	[COUNTERS_COHERENCE] = { "MEM_LOAD_L3_HIT_RETIRED:XSNP_HITM",
+				 "MEM_LOAD_UOPS_L3_HIT_RETIRED:XSNP_HITM",
+				 "LS_ANY_FILLS_FROM_SYS:INT_CACHE",
+				 "LS_REFILLS_FROM_SYS:LS_MABRESP_LCL_CACHE" },
 };
 
 static const char *const metric_names[COUNTERS_NR_METRICS] = {
@@ -29,6 +35,7 @@ static const char *const metric_names[COUNTERS_NR_METRICS] = {
 	[COUNTERS_CONTEXT_SWITCHES] = "context_switches",
 	[COUNTERS_CACHE_MISSES] = "cache_misses",
 	[COUNTERS_L1D_MISSES] = "l1d_misses",
+	[COUNTERS_COHERENCE] = "coherence_misses",
 };
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
@@ -133,9 +140,8 @@ const char *counters_library_status(void)
 static void explain(struct counters_slot *s)
 {
 	int paranoid = counters_paranoid_level();
-	const char *hw = s->metric == COUNTERS_CYCLES || s->metric == COUNTERS_INSTRUCTIONS ||
-			 s->metric == COUNTERS_CACHE_MISSES || s->metric == COUNTERS_L1D_MISSES
-			 ? "hw" : "sw";
+	const char *hw = s->metric == COUNTERS_PAGE_FAULTS ||
+			 s->metric == COUNTERS_CONTEXT_SWITCHES ? "sw" : "hw";
 
 	if (library_error) {
 		snprintf(s->reason, sizeof(s->reason), "PAPI cannot count anything here (see above)");

@@ -19,6 +19,7 @@ enum counters_metric {
 	COUNTERS_CONTEXT_SWITCHES,	/* needs kernel-mode counting: paranoid <= 1 or root */
 	COUNTERS_CACHE_MISSES,		/* last-level cache misses */
 	COUNTERS_L1D_MISSES,
+	COUNTERS_COHERENCE,		/* loads served from another core's modified line (HITM) */
 	COUNTERS_NR_METRICS
 };
 
@@ -70,7 +71,8 @@ int counters_stop(struct counters *c, double *values);
 /* Releases the event set. Safe to call twice. */
 void counters_release(struct counters *c);
 
-/* "cycles", "instructions", "page_faults", "context_switches", "cache_misses", "l1d_misses". */
+/* "cycles", "instructions", "page_faults", "context_switches", "cache_misses", "l1d_misses",
+ * "coherence_misses". */
 const char *counters_metric_name(enum counters_metric metric);
 
 /* /proc/sys/kernel/perf_event_paranoid, or -100 when it cannot be read. */

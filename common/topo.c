@@ -249,15 +249,21 @@ int topo_relation_of(const struct topo *t, unsigned pu_a, unsigned pu_b,
 	return 0;
 }
 
-int topo_pick_pair(const struct topo *t, enum topo_relation rel, unsigned *pu_a, unsigned *pu_b)
+int topo_pick_pair(const struct topo *t, enum topo_relation rel, hwloc_const_bitmap_t allowed,
+		   unsigned *pu_a, unsigned *pu_b)
 {
 	unsigned n = topo_nr_pus(t);
 
 	for (unsigned i = 0; i < n; i++) {
 		hwloc_obj_t a = hwloc_get_obj_by_type(t->topology, HWLOC_OBJ_PU, i);
 
+		if (allowed && !hwloc_bitmap_isset(allowed, a->os_index))
+			continue;
 		for (unsigned j = (rel == TOPO_SAME_PU ? i : i + 1); j < n; j++) {
 			hwloc_obj_t b = hwloc_get_obj_by_type(t->topology, HWLOC_OBJ_PU, j);
+
+			if (allowed && !hwloc_bitmap_isset(allowed, b->os_index))
+				continue;
 
 			if (classify(t, a, b) == rel) {
 				*pu_a = a->os_index;
@@ -267,6 +273,17 @@ int topo_pick_pair(const struct topo *t, enum topo_relation rel, unsigned *pu_a,
 		}
 	}
 	return -ENOENT;
+}
+
+hwloc_bitmap_t topo_allowed_pus(const struct topo *t)
+{
+	hwloc_bitmap_t set = hwloc_bitmap_alloc();
+
+	if (set && hwloc_get_cpubind(t->topology, set, HWLOC_CPUBIND_THREAD) != 0) {
+		hwloc_bitmap_free(set);
+		return NULL;
+	}
+	return set;
 }
 
 int topo_current_pu(const struct topo *t)

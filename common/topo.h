@@ -65,10 +65,18 @@ int topo_relation_of(const struct topo *t, unsigned pu_a, unsigned pu_b,
 		     enum topo_relation *rel);
 
 /*
- * Picks two PUs (OS indices) with the given relation, preferring the lowest logical indices.
- * For TOPO_SAME_PU both are the same PU. Returns 0, or -ENOENT if this machine has no such pair.
+ * Picks two PUs (OS indices) with the given relation, preferring the lowest logical indices, among
+ * the PUs in allowed (OS indices; NULL: all). For TOPO_SAME_PU both are the same PU.
+ * Returns 0, or -ENOENT if there is no such pair.
  */
-int topo_pick_pair(const struct topo *t, enum topo_relation rel, unsigned *pu_a, unsigned *pu_b);
+int topo_pick_pair(const struct topo *t, enum topo_relation rel, hwloc_const_bitmap_t allowed,
+		   unsigned *pu_a, unsigned *pu_b);
+
+/*
+ * The PUs this process may run on now (its affinity: taskset, cpusets), as a new bitmap the caller
+ * frees with hwloc_bitmap_free(); NULL on failure. Call it before pinning any thread.
+ */
+hwloc_bitmap_t topo_allowed_pus(const struct topo *t);
 
 /* The result of binding: what was asked, and where the thread was then seen running. */
 struct topo_binding {

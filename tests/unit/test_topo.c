@@ -17,7 +17,7 @@
 static void assert_pair(const struct topo *t, enum topo_relation rel, int want_a, int want_b)
 {
 	unsigned a, b;
-	int err = topo_pick_pair(t, rel, &a, &b);
+	int err = topo_pick_pair(t, rel, NULL, &a, &b);
 
 	if (want_a < 0) {
 		assert_int_equal(err, -ENOENT);
@@ -114,6 +114,28 @@ static void test_hybrid_like(void **state)
 	topo_release(&t);
 }
 
+static void test_allowed_pus(void **state)
+{
+	(void)state;
+	struct topo t;
+	unsigned a, b;
+	hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
+
+	assert_int_equal(topo_init_synthetic(&t, SMT_MACHINE), 0);
+	hwloc_bitmap_set(allowed, 0);
+	hwloc_bitmap_set(allowed, 2);	// PUs 0 and 2: different cores, no SMT pair left
+	assert_int_equal(topo_pick_pair(&t, TOPO_SMT_SIBLINGS, allowed, &a, &b), -ENOENT);
+	assert_int_equal(topo_pick_pair(&t, TOPO_SHARED_L3, allowed, &a, &b), 0);
+	assert_int_equal(a, 0);
+	assert_int_equal(b, 2);
+	hwloc_bitmap_only(allowed, 3);	// one PU: only the same-PU "pair"
+	assert_int_equal(topo_pick_pair(&t, TOPO_SAME_PU, allowed, &a, &b), 0);
+	assert_int_equal(a, 3);
+	assert_int_equal(topo_pick_pair(&t, TOPO_SHARED_L3, allowed, &a, &b), -ENOENT);
+	hwloc_bitmap_free(allowed);
+	topo_release(&t);
+}
+
 static void test_names_and_defaults(void **state)
 {
 	(void)state;
@@ -182,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_smt_machine),
 		cmocka_unit_test(test_two_packages),
 		cmocka_unit_test(test_hybrid_like),
+		cmocka_unit_test(test_allowed_pus),
 		cmocka_unit_test(test_names_and_defaults),
 		cmocka_unit_test(test_this_machine),
 		cmocka_unit_test(test_export_xml),

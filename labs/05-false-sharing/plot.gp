@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: MIT
+# Lab 5 plots from data.csv. Called by scripts/plot.sh, which sets the terminal and output and
+# defines: datafile (path to data.csv), machine (one-line description), dumb (1: terminal plot).
+set datafile separator comma
+set datafile columnheaders
+set datafile missing NaN
+set grid
+
+row(e, k, pl) = strcol("experiment") eq e && strcol("kind") eq k && strcol("placement") eq pl
+pick(e, k, pl, col) = row(e, k, pl) ? column(col) : NaN
+# The placements this machine offered (others have no rows): from the data, in order.
+placements = system("awk -F, 'NR > 1 && $1 == \"distance\" && !seen[$3]++ { printf \"%s \", $3 }' '" . datafile . "'")
+# Distances 0, 4, 8 ... 256 at evenly spaced positions 0, 1, 2 ... 7.
+slot(d) = d == 0 ? 0 : log(d) / log(2) - 1
+set xtics ("0 (one shared)" 0, "4" 1, "8" 2, "16" 3, "32" 4, "64" 5, "128" 6, "256" 7)
+set xlabel "bytes between neighbouring counters"
+set ylabel "ns per increment (median)"
+set logscale y 10
+set key top right
+
+if (dumb) {
+	set title "Lab 5: ns per increment vs distance, plain (" . machine . ")"
+	plot for [pl in placements] datafile \
+		using (slot(column("distance_bytes"))):(pick("distance", "plain", pl, "ns_per_op_median")) \
+		with linespoints title pl
+	exit
+}
+
+set multiplot layout 2,2 title "Lab 5: false sharing on " . machine font ",12"
+
+set title "Plain (volatile) increments, two threads: ns per increment, p5-p95 bars"
+plot for [pl in placements] datafile \
+	using (slot(column("distance_bytes"))):(pick("distance", "plain", pl, "ns_per_op_median")):(pick("distance", "plain", pl, "ns_per_op_p05")):(pick("distance", "plain", pl, "ns_per_op_p95")) \
+	with yerrorlines lw 2 title pl
+
+set title "Atomic (relaxed) increments: 0 = one counter both threads share"
+plot for [pl in placements] datafile \
+	using (slot(column("distance_bytes"))):(pick("distance", "atomic", pl, "ns_per_op_median")):(pick("distance", "atomic", pl, "ns_per_op_p05")):(pick("distance", "atomic", pl, "ns_per_op_p95")) \
+	with yerrorlines lw 2 title pl
+
+unset logscale y
+set title "What padding buys: speed-up of each layout over packed counters (atomic)"
+set ylabel "times faster than packed"
+set xlabel "placement"
+set style fill solid 0.6 border -1
+set yrange [0:*]
+set key top left
+set xrange [-0.5:words(placements) - 0.5]
+set xtics ()
+set for [i = 1:words(placements)] xtics add (word(placements, i) i - 1)
+layouts = "alignas_64 alignas_line alignas_128"
+place_index(pl) = sum [i = 1:words(placements)] (pl eq word(placements, i) ? i - 1 : 0)
+# x: the placement's slot, shifted per layout; the third column is the box width.
+plot for [j = 1:3] datafile \
+	using (place_index(strcol("placement")) + (j - 2) * 0.25):\
+	(strcol("experiment") eq "layout" && strcol("kind") eq word(layouts, j) ? column("speedup_vs_packed") : NaN):(0.22) \
+	with boxes lc j title word(layouts, j), \
+     1 with lines dashtype 2 lc rgb "gray40" title "no gain"
+
+set title "More threads, one per PU: packed vs padded counters (atomic)"
+set xlabel "threads"
+set ylabel "ns per increment"
+set xrange [1:*]	# a 2-PU machine has one thread count: keep the range from being empty
+set offsets 0, 1, 0, 0
+set xtics autofreq
+set logscale y 10
+set yrange [*:*]
+set key top left
+plot datafile using (pick("threads", "packed", "spread", "nr_threads")):(column("ns_per_op_median")) \
+	with linespoints lw 2 title "packed (4 B apart)", \
+     datafile using (pick("threads", "padded", "spread", "nr_threads")):(column("ns_per_op_median")) \
+	with linespoints lw 2 title "padded (a line apart)"
+unset multiplot

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Lab 5 end to end: the placements hwloc offers are all measured, threads are pinned where asked,
+# every counter holds exactly its increments, the layouts have the sizes alignas promises, and with
+# one usable PU the lab says it needs two and still exits cleanly. (How much false sharing costs is
+# a timing: it is in the verdict, not asserted here.)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+. tests/e2e/lib.sh
+
+bin=$(lab_binary labs/05-false-sharing)
+out=$scratch/out
+"$bin" --quick --out "$out" >"$scratch/stdout" 2>&1 || { fail "lab 5 quick run" "$(tail "$scratch/stdout")"; exit 0; }
+csv=$out/data.csv
+header=$(head -n 1 "$csv")
+col() { csv_col "$header" "$1"; }
+
+placements=$(awk -F, 'NR > 1 && $1 == "distance" && !seen[$3]++ { print $3 }' "$csv" | tr '\n' ' ')
+check "the same-PU placement is always measured ($placements)" grep -q 'same-pu' <<<"$placements"
+nproc_now=$(nproc)
+if [ "$nproc_now" -ge 2 ]; then
+	check "with $nproc_now usable PUs, a two-PU placement is measured too" \
+		test "$(wc -w <<<"$placements")" -ge 2
+else
+	skip "two-PU placements" "this machine lets the tests use one CPU"
+fi
+missing=""
+for pl in $placements; do
+	for d in 0 4 8 16 32 64 128 256; do
+		n=$(awk -F, -v p="$pl" -v d="$d" '$1 == "distance" && $3 == p && $8 == d' "$csv" | wc -l)
+		want=2; [ "$d" = 0 ] && want=1	# one shared counter: atomic only
+		[ "$n" -eq "$want" ] || missing="$missing $pl@$d($n)"
+	done
+done
+check "every placement has each distance, plain and atomic${missing:+ (bad:$missing)}" test -z "$missing"
+check "every counter holds exactly the increments made (no lost update)" \
+	awk -F, -v c="$(col count_ok)" 'NR > 1 && $c != 1 { bad = 1 } END { exit bad }' "$csv"
+check "every thread was pinned where asked and seen there" \
+	awk -F, -v c="$(col pinned)" 'NR > 1 && $c != 1 { bad = 1 } END { exit bad }' "$csv"
+check "two-PU placements ran on two different PUs, same-PU on one" \
+	awk -F, -v a="$(col pu_a)" -v b="$(col pu_b)" \
+		'$1 == "distance" { if (($3 == "same-pu") != ($a == $b)) bad = 1 } END { exit bad }' "$csv"
+line=$(sed -n 's/^cache_line_bytes: //p' "$out/manifest.txt")
+check "the layouts are 4, 64, $line and 128 bytes apart (sizeof the structs)" \
+	test "$(awk -F, '$1 == "layout" && $3 == "same-pu" { printf "%s ", $8 }' "$csv")" = "4 64 $line 128 "
+check "speed-ups over packed are recorded for the layouts" \
+	awk -F, -v c="$(col speedup_vs_packed)" '$1 == "layout" && $c == "" { bad = 1 } END { exit bad }' "$csv"
+if [ "$nproc_now" -ge 2 ]; then
+	check "the verdict gives the false-sharing cost for a two-PU placement" grep -q 'false sharing costs' "$out/verdict.txt"
+	check "... and compares the drop with hwloc's line size" grep -q "hwloc's line is $line B" "$out/verdict.txt"
+fi
+
+# One usable PU: the lab says it needs two, measures what it can, exits 0.
+taskset -c 0 "$bin" --quick --out "$scratch/one" >"$scratch/one.stdout" 2>&1
+check "with one usable PU the run still exits 0" test $? -eq 0
+check "... and says it needs two PUs" grep -q 'false sharing needs two' "$scratch/one.stdout"
+check "... and writes data.csv with the same-PU rows" grep -q '^distance,plain,same-pu,' "$scratch/one/data.csv"
+for args in "--max-threads 1" "--max-threads 65" "--max-threads two"; do
+	# shellcheck disable=SC2086 # split on purpose
+	"$bin" $args --quick --out "$scratch/bad" >/dev/null 2>"$scratch/err"
+	st=$?
+	check "'$args' -> exit 2 with one line" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
+done
