@@ -1,0 +1,793 @@
+// SPDX-License-Identifier: MIT
+// Lab 6: how a lock cycle forms (a bank whose transfers lock two accounts), how it is detected (a
+// watchdog that prints the wait-for graph; a lock-order checker that finds the cycle even when the
+// run did not deadlock), and what the safe strategies cost in throughput.
+// Usage: deadlock [--quick] [--reps N] [--out DIR] [--order-demo naive|ordered]
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "die.h"
+#include "guard.h"
+#include "lab.h"
+#include "report.h"
+#include "stats.h"
+
+#define MAX_THREADS 64
+#define MAX_ACCOUNTS 4096
+#define INITIAL_BALANCE 1000
+#define MAX_POINTS 256
+
+enum strategy { NAIVE, ORDERED, TRYLOCK, GLOBAL, NR_STRATEGIES };
+static const char *const strategy_names[] = { "naive", "ordered", "trylock", "global" };
+
+// ---- the bank --------------------------------------------------------------------------------
+
+struct account {
+	pthread_mutex_t lock;
+	int64_t balance;
+	_Atomic int owner;	// thread holding the lock, -1 if none: for the wait-for graph
+};
+
+// What each thread is doing, for the watchdog. Written by the thread, read by the watchdog.
+struct thread_state {
+	_Atomic int holding;	// account locked first, -1 if none
+	_Atomic int waiting_for;	// account it is blocked on, -1 if none
+	_Atomic uint64_t transfers;
+	pthread_t thread;
+	clockid_t cpu_clock;
+};
+
+// The lock-order checker: an edge a -> b when a thread took b while holding a. A cycle in this
+// graph is a possible deadlock, whether or not this run deadlocked (lockdep and ThreadSanitizer
+// work this way).
+struct order_graph {
+	unsigned nr;
+	_Atomic unsigned char *edge;	// nr * nr
+};
+
+struct bank {
+	unsigned nr_accounts, nr_threads;
+	enum strategy strategy;
+	struct account *acc;
+	pthread_mutex_t global;
+	struct thread_state th[MAX_THREADS];
+	struct order_graph *order;	// NULL: not checking
+	_Atomic bool stop;
+	uint64_t seed;
+};
+
+// The bookkeeping for the wait-for graph: relaxed stores (plain moves on x86), so that it costs
+// next to nothing; the watchdog reads it only once everything has stopped.
+static void note(_Atomic int *where, int value)
+{
+	atomic_store_explicit(where, value, memory_order_relaxed);
+}
+
+static void order_note(struct order_graph *g, int held, int taken)
+{
+	if (g && held >= 0)
+		atomic_store_explicit(&g->edge[(unsigned)held * g->nr + (unsigned)taken], 1,
+				      memory_order_relaxed);
+}
+
+// Depth-first search for a cycle; fills cycle[] (accounts) and returns its length, or 0.
+static unsigned order_find_cycle(const struct order_graph *g, unsigned *cycle)
+{
+	for (unsigned a = 0; a < g->nr; a++) {
+		for (unsigned b = 0; b < g->nr; b++) {
+			if (a != b && g->edge[a * g->nr + b] && g->edge[b * g->nr + a]) {
+				cycle[0] = a;
+				cycle[1] = b;
+				return 2;	// transfers lock two accounts: cycles have length 2 first
+			}
+		}
+	}
+	return 0;
+}
+
+static void lock_account(struct bank *b, unsigned self, unsigned a, int held)
+{
+	note(&b->th[self].waiting_for, (int)a);
+	pthread_mutex_lock(&b->acc[a].lock);
+	note(&b->th[self].waiting_for, -1);
+	note(&b->acc[a].owner, (int)self);
+	order_note(b->order, held, (int)a);
+}
+
+static void unlock_account(struct bank *b, unsigned a)
+{
+	note(&b->acc[a].owner, -1);
+	pthread_mutex_unlock(&b->acc[a].lock);
+}
+
+static uint64_t rng(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+// One transfer of a random amount between two distinct accounts, with the bank's strategy.
+static void transfer(struct bank *b, unsigned self, unsigned from, unsigned to, int64_t amount)
+{
+	unsigned first = from, second = to;
+
+	switch (b->strategy) {
+	case GLOBAL:
+		pthread_mutex_lock(&b->global);
+		b->acc[from].balance -= amount;
+		b->acc[to].balance += amount;
+		pthread_mutex_unlock(&b->global);
+		return;
+	case ORDERED:	// every thread takes the lower id first: no cycle can form
+		if (second < first) {
+			first = to;
+			second = from;
+		}
+		break;
+	case TRYLOCK:	// take the first, try the second, back off if it is busy
+		for (;;) {
+			lock_account(b, self, from, -1);
+			note(&b->th[self].holding, (int)from);
+			if (pthread_mutex_trylock(&b->acc[to].lock) == 0) {
+				note(&b->acc[to].owner, (int)self);
+				order_note(b->order, (int)from, (int)to);
+				break;
+			}
+			note(&b->th[self].holding, -1);
+			unlock_account(b, from);
+			sched_yield();
+		}
+		b->acc[from].balance -= amount;
+		b->acc[to].balance += amount;
+		unlock_account(b, to);
+		note(&b->th[self].holding, -1);
+		unlock_account(b, from);
+		return;
+	default:	// NAIVE: from, then to
+		break;
+	}
+	lock_account(b, self, first, -1);
+	note(&b->th[self].holding, (int)first);
+	lock_account(b, self, second, (int)first);
+	b->acc[from].balance -= amount;
+	b->acc[to].balance += amount;
+	unlock_account(b, second);
+	note(&b->th[self].holding, -1);
+	unlock_account(b, first);
+}
+
+struct worker_arg {
+	struct bank *bank;
+	unsigned self;
+};
+
+static void *worker(void *arg)
+{
+	struct worker_arg *w = arg;
+	struct bank *b = w->bank;
+	uint64_t s = b->seed + 0x9e3779b97f4a7c15u * (w->self + 1);
+
+	pthread_getcpuclockid(pthread_self(), &b->th[w->self].cpu_clock);
+	while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
+		unsigned from = (unsigned)(rng(&s) % b->nr_accounts);
+		unsigned to = (unsigned)(rng(&s) % (b->nr_accounts - 1));
+
+		if (to >= from)
+			to++;	// distinct accounts
+		transfer(b, w->self, from, to, (int64_t)(rng(&s) % 100));
+		atomic_fetch_add_explicit(&b->th[w->self].transfers, 1, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+static int bank_init(struct bank *b, unsigned nr_accounts, unsigned nr_threads, enum strategy s,
+		     uint64_t seed)
+{
+	memset(b, 0, sizeof(*b));
+	b->nr_accounts = nr_accounts;
+	b->nr_threads = nr_threads;
+	b->strategy = s;
+	b->seed = seed;
+	b->acc = calloc(nr_accounts, sizeof(*b->acc));
+	if (!b->acc)
+		return -ENOMEM;
+	pthread_mutex_init(&b->global, NULL);
+	for (unsigned i = 0; i < nr_accounts; i++) {
+		pthread_mutex_init(&b->acc[i].lock, NULL);
+		b->acc[i].balance = INITIAL_BALANCE;
+		b->acc[i].owner = -1;
+	}
+	for (unsigned t = 0; t < MAX_THREADS; t++) {
+		b->th[t].holding = -1;
+		b->th[t].waiting_for = -1;
+	}
+	return 0;
+}
+
+static int64_t bank_total(const struct bank *b)
+{
+	int64_t sum = 0;
+
+	for (unsigned i = 0; i < b->nr_accounts; i++)
+		sum += b->acc[i].balance;
+	return sum;
+}
+
+static uint64_t bank_transfers(struct bank *b)
+{
+	uint64_t n = 0;
+
+	for (unsigned t = 0; t < b->nr_threads; t++)
+		n += atomic_load(&b->th[t].transfers);
+	return n;
+}
+
+// ---- the deadlock, in a supervised child ---------------------------------------------------------
+
+#define MAX_CYCLE 8
+struct deadlock_report {
+	int deadlocked;
+	double ms_to_deadlock;		// when transfers stopped
+	uint64_t transfers;
+	unsigned cycle_len;
+	int cycle_thread[MAX_CYCLE], cycle_holds[MAX_CYCLE], cycle_waits[MAX_CYCLE];
+	double stuck_cpu_ms;		// CPU the stuck threads used in a 100 ms window
+	char graph[2048];		// the wait-for graph, as printed
+};
+
+struct deadlock_job {
+	unsigned nr_accounts, nr_threads;
+	uint64_t seed, give_up_ms;
+	struct deadlock_report *report;
+};
+
+// Follows waits-for edges from thread t (thread -> account it waits for -> that account's owner)
+// until a thread repeats: that loop is the cycle.
+static unsigned find_wait_cycle(struct bank *b, struct deadlock_report *r)
+{
+	for (unsigned start = 0; start < b->nr_threads; start++) {
+		int seen[MAX_THREADS] = { 0 }, order[MAX_THREADS], n = 0;
+		int t = (int)start;
+
+		while (t >= 0 && !seen[t] && n < MAX_THREADS) {
+			seen[t] = n + 1;
+			order[n++] = t;
+			int waits = atomic_load(&b->th[t].waiting_for);
+			t = waits >= 0 ? atomic_load(&b->acc[waits].owner) : -1;
+		}
+		if (t < 0 || !seen[t])
+			continue;
+		unsigned len = 0;
+		for (int i = seen[t] - 1; i < n && len < MAX_CYCLE; i++, len++) {
+			r->cycle_thread[len] = order[i];
+			r->cycle_holds[len] = atomic_load(&b->th[order[i]].holding);
+			r->cycle_waits[len] = atomic_load(&b->th[order[i]].waiting_for);
+		}
+		return len;
+	}
+	return 0;
+}
+
+static double cpu_ms(clockid_t c)
+{
+	struct timespec ts;
+
+	return clock_gettime(c, &ts) == 0 ? (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6 : NAN;
+}
+
+static int deadlock_child(void *arg)
+{
+	const struct deadlock_job *job = arg;
+	struct deadlock_report *r = job->report;
+	static struct bank b;
+	struct worker_arg args[MAX_THREADS];
+
+	if (bank_init(&b, job->nr_accounts, job->nr_threads, NAIVE, job->seed) != 0)
+		return 2;
+	uint64_t start = clock_now_ns(), last_change = start, last = 0;
+	for (unsigned t = 0; t < job->nr_threads; t++) {
+		args[t] = (struct worker_arg){ &b, t };
+		if (pthread_create(&b.th[t].thread, NULL, worker, &args[t]) != 0)
+			return 3;
+	}
+	// The watchdog: transfers take well under a microsecond, so 100 ms without one means every
+	// thread is blocked.
+	for (;;) {
+		struct timespec tick = { 0, 1000 * 1000 };	// 1 ms: the resolution of the time
+
+		nanosleep(&tick, NULL);
+		uint64_t now = clock_now_ns(), n = bank_transfers(&b);
+		if (n != last) {
+			last = n;
+			last_change = now;
+		} else if (now - last_change > 100 * 1000000ull) {
+			break;
+		}
+		if ((now - start) / 1000000 > job->give_up_ms) {
+			r->transfers = n;
+			return 0;	// no deadlock this time: the parent records that
+		}
+	}
+	r->deadlocked = 1;
+	r->ms_to_deadlock = (double)(last_change - start) / 1e6;
+	r->transfers = last;
+	r->cycle_len = find_wait_cycle(&b, r);
+
+	// Blocked threads sleep in the kernel: measure their CPU time over 100 ms.
+	double before = 0, after = 0;
+	for (unsigned t = 0; t < job->nr_threads; t++)
+		before += cpu_ms(b.th[t].cpu_clock);
+	struct timespec window = { 0, 100 * 1000 * 1000 };
+	nanosleep(&window, NULL);
+	for (unsigned t = 0; t < job->nr_threads; t++)
+		after += cpu_ms(b.th[t].cpu_clock);
+	r->stuck_cpu_ms = after - before;
+
+	size_t used = 0;
+	for (unsigned t = 0; t < job->nr_threads && used < sizeof(r->graph); t++) {
+		int holds = atomic_load(&b.th[t].holding), waits = atomic_load(&b.th[t].waiting_for);
+		int owner = waits >= 0 ? atomic_load(&b.acc[waits].owner) : -1;
+
+		used += (size_t)snprintf(r->graph + used, sizeof(r->graph) - used,
+					 "    thread %u holds account %d, waits for account %d "
+					 "(held by thread %d)\n", t, holds, waits, owner);
+	}
+	// The threads can never finish: leave without joining them (the process ends them).
+	_exit(0);
+}
+
+// ---- safe strategies: throughput -------------------------------------------------------------------
+
+struct point {
+	const char *experiment;
+	enum strategy strategy;
+	unsigned nr_accounts, nr_threads;
+	struct stats tps;		// transfers per second
+	bool invariant_ok;
+	double ms_to_deadlock;		// deadlock rows: median over the attempts that deadlocked
+	unsigned deadlocks, attempts;
+	double stuck_cpu_ms;
+	int cycle;			// potential cycle found by the order checker (1/0)
+};
+
+struct run {
+	struct lab lab;
+	unsigned nr_pus;
+	struct point points[MAX_POINTS];
+	size_t nr_points;
+	struct deadlock_report example;	// the first deadlock, for the printout
+	bool have_example;
+	bool invariant_broken;
+};
+
+// Runs the strategy for duration_ns and returns transfers per second; checks the money invariant.
+static double run_bank(enum strategy s, unsigned nr_accounts, unsigned nr_threads,
+		       uint64_t duration_ns, uint64_t seed, bool *invariant_ok)
+{
+	static struct bank b;
+	struct worker_arg args[MAX_THREADS];
+
+	if (bank_init(&b, nr_accounts, nr_threads, s, seed) != 0)
+		die("out of memory for %u accounts", nr_accounts);
+	uint64_t start = clock_now_ns();
+	for (unsigned t = 0; t < nr_threads; t++) {
+		args[t] = (struct worker_arg){ &b, t };
+		if (pthread_create(&b.th[t].thread, NULL, worker, &args[t]) != 0)
+			die("cannot create thread %u", t);
+	}
+	struct timespec d = { (time_t)(duration_ns / 1000000000u), (long)(duration_ns % 1000000000u) };
+	nanosleep(&d, NULL);
+	atomic_store(&b.stop, true);
+	for (unsigned t = 0; t < nr_threads; t++)
+		pthread_join(b.th[t].thread, NULL);
+	double seconds = (double)(clock_now_ns() - start) / 1e9;
+	*invariant_ok = bank_total(&b) == (int64_t)nr_accounts * INITIAL_BALANCE;
+	double tps = (double)bank_transfers(&b) / seconds;
+	for (unsigned i = 0; i < nr_accounts; i++)
+		pthread_mutex_destroy(&b.acc[i].lock);
+	free(b.acc);
+	return tps;
+}
+
+static struct point *new_point(struct run *run, const char *experiment, enum strategy s,
+			       unsigned accounts, unsigned threads)
+{
+	if (run->nr_points == MAX_POINTS)
+		die("too many points");
+	struct point *p = &run->points[run->nr_points++];
+
+	*p = (struct point){ .experiment = experiment, .strategy = s, .nr_accounts = accounts,
+			     .nr_threads = threads, .ms_to_deadlock = NAN, .stuck_cpu_ms = NAN,
+			     .cycle = -1, .invariant_ok = true };
+	return p;
+}
+
+static void measure_throughput(struct run *run, const char *experiment, enum strategy s,
+			       unsigned accounts, unsigned threads)
+{
+	struct point *p = new_point(run, experiment, s, accounts, threads);
+	uint64_t duration = run->lab.opt.quick ? 30000000u : 200000000u;	// 30 ms or 200 ms
+	unsigned n = run->lab.opt.quick ? 3 : 5;
+	double tps[16];
+
+	for (unsigned i = 0; i < n; i++) {
+		bool ok;
+
+		tps[i] = run_bank(s, accounts, threads, duration, 42 + i, &ok);
+		p->invariant_ok = p->invariant_ok && ok;
+	}
+	if (!p->invariant_ok)
+		run->invariant_broken = true;
+	if (stats_compute(&p->tps, tps, n) != 0)
+		die("bad throughput samples");
+}
+
+static void measure_deadlocks(struct run *run)
+{
+	static const unsigned accounts[] = { 2, 4, 16, 64, 256, 1024 };
+	struct deadlock_report *r = guard_shared_alloc(sizeof(*r));
+	unsigned attempts = run->lab.opt.quick ? 1 : 5;
+	unsigned threads = run->nr_pus * 2 < 4 ? 4 : run->nr_pus * 2;
+	char why[128];
+
+	if (!r)
+		die("cannot share memory with the child");
+	if (threads > MAX_THREADS)
+		threads = MAX_THREADS;
+	for (size_t a = 0; a < sizeof(accounts) / sizeof(accounts[0]); a++) {
+		struct point *p = new_point(run, "deadlock", NAIVE, accounts[a], threads);
+		double ms[16], cpu = 0;
+		unsigned nr_ms = 0;
+
+		for (unsigned i = 0; i < attempts; i++) {
+			struct deadlock_job job = { accounts[a], threads, 1000 + i,
+						    run->lab.opt.quick ? 500 : 2000, r };
+			struct guard_limits limits = { .timeout_ms = 10000 };
+			struct guard_result g;
+
+			memset(r, 0, sizeof(*r));
+			int err = guard_run(deadlock_child, &job, &limits, &g);
+			if (err)
+				die_errno(err, "cannot start the supervised child");
+			if (g.outcome != GUARD_EXITED)
+				die("the deadlock child did not end as planned: %s",
+				    guard_describe(&g, why, sizeof(why)));
+			p->attempts++;
+			if (!r->deadlocked)
+				continue;
+			p->deadlocks++;
+			ms[nr_ms++] = r->ms_to_deadlock;
+			cpu += r->stuck_cpu_ms;
+			if (!run->have_example && r->cycle_len >= 2) {
+				run->example = *r;
+				run->have_example = true;
+			}
+		}
+		struct stats st;
+		if (nr_ms && stats_compute(&st, ms, nr_ms) == 0)
+			p->ms_to_deadlock = st.median;
+		p->stuck_cpu_ms = nr_ms ? cpu / nr_ms : NAN;
+	}
+	guard_shared_free(r, sizeof(*r));
+}
+
+// The checker on runs that cannot deadlock: one thread, so nothing ever waits.
+static void measure_order_checker(struct run *run)
+{
+	for (enum strategy s = NAIVE; s <= ORDERED; s++) {
+		static struct bank b;
+		struct order_graph g = { .nr = 16 };
+		struct worker_arg arg;
+		unsigned cycle[2];
+
+		g.edge = calloc(g.nr * g.nr, 1);
+		if (!g.edge || bank_init(&b, g.nr, 1, s, 7) != 0)
+			die("out of memory");
+		b.order = &g;
+		arg = (struct worker_arg){ &b, 0 };
+		pthread_create(&b.th[0].thread, NULL, worker, &arg);
+		struct timespec d = { 0, 20 * 1000 * 1000 };
+		nanosleep(&d, NULL);
+		atomic_store(&b.stop, true);
+		pthread_join(b.th[0].thread, NULL);
+		struct point *p = new_point(run, "order_checker", s, g.nr, 1);
+		p->cycle = order_find_cycle(&g, cycle) > 0;
+		free((void *)g.edge);
+		free(b.acc);
+	}
+}
+
+// ---- --order-demo: the input for ThreadSanitizer ------------------------------------------------
+
+// Two threads, one after the other (never at the same time, so no deadlock is possible): the
+// first transfers 0 -> 1, the second 1 -> 0. Built with -fsanitize=thread, the naive strategy makes
+// TSan report a lock-order inversion; the ordered strategy does not. Prints what our checker finds.
+struct demo_step {
+	struct bank *bank;
+	unsigned self, from, to;
+};
+
+static void *demo_transfer(void *arg)
+{
+	const struct demo_step *d = arg;
+
+	transfer(d->bank, d->self, d->from, d->to, 10);
+	return NULL;
+}
+
+static int order_demo(enum strategy s)
+{
+	static struct bank b;
+	struct order_graph g = { .nr = 2 };
+	unsigned cycle[2];
+
+	g.edge = calloc(4, 1);
+	if (!g.edge || bank_init(&b, 2, 2, s, 1) != 0)
+		return 1;
+	b.order = &g;
+	for (unsigned t = 0; t < 2; t++) {
+		struct demo_step d = { &b, t, t, 1 - t };
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, demo_transfer, &d) != 0)
+			return 1;
+		pthread_join(th, NULL);
+	}
+	bool found = order_find_cycle(&g, cycle) > 0;
+	printf("order-demo %s: %s\n", strategy_names[s],
+	       found ? "potential deadlock: accounts 0 and 1 are locked in both orders"
+		     : "no lock-order cycle");
+	free((void *)g.edge);
+	free(b.acc);
+	return 0;
+}
+
+// ---- reporting -----------------------------------------------------------------------------------
+
+static const struct point *find(const struct run *run, const char *e, enum strategy s,
+				unsigned accounts, unsigned threads)
+{
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		if (!strcmp(p->experiment, e) && p->strategy == s &&
+		    (!accounts || p->nr_accounts == accounts) && (!threads || p->nr_threads == threads))
+			return p;
+	}
+	return NULL;
+}
+
+static void print_and_verdict(struct run *run)
+{
+	printf("\nThe naive bank (lock 'from', then 'to'), %u threads, in supervised children:\n",
+	       run->points[0].nr_threads);
+	printf("  %-9s %10s %18s\n", "accounts", "deadlocks", "ms to deadlock");
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		if (!strcmp(p->experiment, "deadlock"))
+			printf("  %-9u %6u/%-3u %18.1f\n", p->nr_accounts, p->deadlocks, p->attempts,
+			       p->ms_to_deadlock);
+	}
+	if (run->have_example) {
+		const struct deadlock_report *r = &run->example;
+
+		printf("\nThe first deadlock: the wait-for graph when transfers stopped (after %.0f ms, "
+		       "%llu transfers)\n%s", r->ms_to_deadlock, (unsigned long long)r->transfers,
+		       r->graph);
+		printf("  the cycle:");
+		for (unsigned i = 0; i < r->cycle_len; i++)
+			printf(" thread %d (holds %d) -> account %d ->", r->cycle_thread[i],
+			       r->cycle_holds[i], r->cycle_waits[i]);
+		printf(" thread %d\n", r->cycle_thread[0]);
+	}
+
+	printf("\nSafe strategies: transfers per second (median)\n  %-8s", "threads");
+	for (enum strategy s = ORDERED; s < NR_STRATEGIES; s++)
+		printf(" %12s", strategy_names[s]);
+	printf("\n");
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		if (strcmp(p->experiment, "threads") || p->strategy != ORDERED)
+			continue;
+		printf("  %-8u", p->nr_threads);
+		for (enum strategy s = ORDERED; s < NR_STRATEGIES; s++) {
+			const struct point *q = find(run, "threads", s, 0, p->nr_threads);
+			printf(" %12.0f", q ? q->tps.median : NAN);
+		}
+		printf("\n");
+	}
+
+	// Verdicts.
+	unsigned dl = 0, att = 0;
+	double cpu = 0;
+	unsigned nr_cpu = 0;
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		if (strcmp(p->experiment, "deadlock"))
+			continue;
+		dl += p->deadlocks;
+		att += p->attempts;
+		if (!isnan(p->stuck_cpu_ms)) {
+			cpu += p->stuck_cpu_ms;
+			nr_cpu++;
+		}
+	}
+	const struct point *few = find(run, "deadlock", NAIVE, 2, 0);
+	const struct point *many = find(run, "deadlock", NAIVE, 1024, 0);
+	lab_verdict(&run->lab,
+		    "the naive bank deadlocked in %u of %u runs: after %.1f ms with 2 accounts, %.1f "
+		    "ms with 1024 (fewer collisions, later cycle)%s",
+		    dl, att, few->ms_to_deadlock, many->ms_to_deadlock,
+		    run->have_example && run->example.cycle_len >= 2
+			    ? "; the watchdog found the cycle in the wait-for graph" : "");
+	if (nr_cpu)
+		lab_verdict(&run->lab,
+			    "deadlocked threads burn no CPU: %.2f ms of CPU for all of them over a "
+			    "100 ms window (they sleep in the kernel, waiting on the mutex)",
+			    cpu / nr_cpu);
+	const struct point *naive_chk = find(run, "order_checker", NAIVE, 0, 0);
+	const struct point *ordered_chk = find(run, "order_checker", ORDERED, 0, 0);
+	lab_verdict(&run->lab,
+		    "the lock-order checker, on one thread that cannot deadlock: naive %s, ordered %s "
+		    "(as predicted: the order graph shows the cycle before it happens)",
+		    naive_chk->cycle ? "has a cycle" : "has NO cycle",
+		    ordered_chk->cycle ? "HAS a cycle" : "has none");
+	unsigned top = 0;
+	for (size_t i = 0; i < run->nr_points; i++)
+		if (!strcmp(run->points[i].experiment, "threads") &&
+		    run->points[i].nr_threads > top)
+			top = run->points[i].nr_threads;
+	const struct point *o1 = find(run, "threads", ORDERED, 0, 1);
+	const struct point *ot = find(run, "threads", ORDERED, 0, top);
+	const struct point *tt = find(run, "threads", TRYLOCK, 0, top);
+	const struct point *gt = find(run, "threads", GLOBAL, 0, top);
+	lab_verdict(&run->lab,
+		    "with %u threads on 64 accounts: ordered %.2fM transfers/s (%.1fx one thread), "
+		    "try-lock %.2fM, one global lock %.2fM; the money was all there after every "
+		    "run: %s",
+		    top, ot->tps.median / 1e6, ot->tps.median / o1->tps.median, tt->tps.median / 1e6,
+		    gt->tps.median / 1e6, run->invariant_broken ? "NO (a bug)" : "yes");
+}
+
+static void write_csv(struct run *run)
+{
+	static const char *const columns[] = {
+		"experiment", "strategy", "nr_accounts", "nr_threads", "transfers_per_s_median",
+		"transfers_per_s_p05", "transfers_per_s_p95", "ns_per_op_median", "ns_per_op_p05",
+		"ns_per_op_p95", "invariant_ok", "deadlocks", "attempts", "ms_to_deadlock_median",
+		"stuck_cpu_ms_per_100ms", "order_cycle",
+	};
+	struct report_csv csv;
+
+	lab_csv_open(&run->lab, &csv, columns, sizeof(columns) / sizeof(columns[0]));
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+		bool tp = p->tps.nr_samples > 0;
+
+		report_csv_str(&csv, p->experiment);
+		report_csv_str(&csv, strategy_names[p->strategy]);
+		report_csv_u64(&csv, p->nr_accounts);
+		report_csv_u64(&csv, p->nr_threads);
+		report_csv_double(&csv, tp ? p->tps.median : NAN);
+		report_csv_double(&csv, tp ? p->tps.p05 : NAN);
+		report_csv_double(&csv, tp ? p->tps.p95 : NAN);
+		// ns per transfer per thread: threads x 1e9 / transfers per second.
+		report_csv_double(&csv, tp ? p->nr_threads * 1e9 / p->tps.median : NAN);
+		report_csv_double(&csv, tp ? p->nr_threads * 1e9 / p->tps.p95 : NAN);
+		report_csv_double(&csv, tp ? p->nr_threads * 1e9 / p->tps.p05 : NAN);
+		report_csv_double(&csv, tp ? p->invariant_ok : NAN);
+		report_csv_double(&csv, p->attempts ? p->deadlocks : NAN);
+		report_csv_double(&csv, p->attempts ? p->attempts : NAN);
+		report_csv_double(&csv, p->ms_to_deadlock);
+		report_csv_double(&csv, p->stuck_cpu_ms);
+		report_csv_double(&csv, p->cycle >= 0 ? p->cycle : NAN);
+		lab_csv_end_row(&csv);
+	}
+	lab_csv_commit(&run->lab, &csv);
+}
+
+// ---- setup ---------------------------------------------------------------------------------------
+
+enum { OPT_ORDER_DEMO = 256 };
+
+static int on_option(int val, const char *arg, void *ctx)
+{
+	int *demo = ctx;
+
+	if (val != OPT_ORDER_DEMO)
+		return -EINVAL;
+	if (!strcmp(arg, "naive"))
+		*demo = 0;
+	else if (!strcmp(arg, "ordered"))
+		*demo = 1;
+	else {
+		fprintf(stderr, "%s: --order-demo: '%s' is not naive or ordered\n",
+			program_invocation_short_name, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;
+	static const struct option options[] = {
+		{ "order-demo", required_argument, NULL, OPT_ORDER_DEMO },
+		{ 0 },
+	};
+	int demo = -1;
+	const struct cli_lab info = {
+		.name = "06-deadlock",
+		.summary = "Makes a bank deadlock in a supervised child and shows the cycle, finds lock "
+			   "order cycles before they happen, and measures the safe strategies.",
+		.options_help = "  --order-demo S     only run two transfers in opposite orders with "
+				"strategy S\n"
+				"                     (naive or ordered): the input for "
+				"ThreadSanitizer; writes nothing\n",
+		.options = options,
+		.on_option = on_option,
+		.ctx = &demo,
+	};
+
+	// The ThreadSanitizer demonstration runs on its own, before the lab's header and files.
+	for (int i = 1; i + 1 < argc; i++) {
+		if (!strcmp(argv[i], "--order-demo")) {
+			if (on_option(OPT_ORDER_DEMO, argv[i + 1], &demo) < 0)
+				return DIE_USAGE_STATUS;
+			return order_demo(demo == 0 ? NAIVE : ORDERED);
+		}
+	}
+
+	// parse -> describe the machine
+	lab_init(&run.lab, &info, "Lab 6: deadlock", argc, argv);
+	printf("counters: none needed (CPU time of the stuck threads comes from their CPU clocks)\n");
+	run.nr_pus = run.lab.have_topo ? topo_nr_pus(&run.lab.topo) : 2;
+	lab_prediction("the naive bank deadlocks within milliseconds: two threads each hold the "
+		       "account the other waits for; the more accounts, the later");
+	lab_prediction("deadlocked threads burn no CPU; a lock-order checker finds the cycle even in "
+		       "a run that cannot deadlock; ordering the locks costs nothing");
+
+	// measure
+	printf("measuring: deadlocks (supervised children)...");
+	fflush(stdout);
+	measure_deadlocks(&run);
+	printf(" order checker...");
+	fflush(stdout);
+	measure_order_checker(&run);
+	printf(" throughput...");
+	fflush(stdout);
+	unsigned max_threads = run.nr_pus * 2 > MAX_THREADS ? MAX_THREADS : run.nr_pus * 2;
+	for (enum strategy s = ORDERED; s < NR_STRATEGIES; s++) {
+		for (unsigned t = 1; t <= max_threads; t *= 2)
+			measure_throughput(&run, "threads", s, 64, t);
+		static const unsigned accounts[] = { 2, 16, 256, 4096 };
+		for (size_t a = 0; a < 4; a++)
+			measure_throughput(&run, "accounts", s, accounts[a], max_threads);
+	}
+	printf(" done\n");
+
+	// report
+	print_and_verdict(&run);
+	write_csv(&run);
+	lab_write_manifest(&run.lab, NULL, NULL, NULL);
+	lab_finish(&run.lab);
+	return run.invariant_broken ? 1 : 0;
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Lab 6 end to end: the naive bank deadlocks (in a supervised child), the watchdog prints the
+# wait-for graph and the cycle, the stuck threads burn no CPU, the money invariant holds for the safe
+# strategies, the lock-order checker finds the cycle in a run that cannot deadlock, and
+# ThreadSanitizer reports the naive order as a lock-order inversion and not the ordered one.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+. tests/e2e/lib.sh
+
+bin=$(lab_binary labs/06-deadlock)
+out=$scratch/out
+"$bin" --quick --out "$out" >"$scratch/stdout" 2>&1 || { fail "lab 6 quick run" "$(tail "$scratch/stdout")"; exit 0; }
+csv=$out/data.csv
+header=$(head -n 1 "$csv")
+col() { csv_col "$header" "$1"; }
+
+check "six deadlock rows, 2 to 1024 accounts" test "$(grep -c '^deadlock,naive,' "$csv")" -eq 6
+check "with 2 accounts the naive bank deadlocked" \
+	awk -F, -v d="$(col deadlocks)" '$1 == "deadlock" && $3 == 2 { exit !($d >= 1) }' "$csv"
+check "the wait-for graph is printed" grep -q 'holds account .*, waits for account .* (held by thread' "$scratch/stdout"
+check "... and the cycle" grep -qE '^  the cycle: thread [0-9]+ \(holds [0-9]+\) -> account' "$scratch/stdout"
+check "deadlocked threads used under 5 ms of CPU in 100 ms" \
+	awk -F, -v c="$(col stuck_cpu_ms_per_100ms)" '$1 == "deadlock" && $c != "" && $c >= 5 { bad = 1 } END { exit bad }' "$csv"
+check "the money invariant held in every safe run" \
+	awk -F, -v c="$(col invariant_ok)" '($1 == "threads" || $1 == "accounts") && $c != 1 { bad = 1 } END { exit bad }' "$csv"
+check "every safe strategy has a throughput row per thread count" \
+	test "$(awk -F, '$1 == "threads"' "$csv" | wc -l)" -ge 6
+check "the order checker finds the naive cycle on one thread" grep -q '^order_checker,naive,.*,1$' "$csv"
+check "... and none for the ordered strategy" grep -q '^order_checker,ordered,.*,0$' "$csv"
+
+"$bin" --order-demo naive >"$scratch/demo" 2>&1
+check "--order-demo naive: our checker reports the potential deadlock" grep -q 'potential deadlock' "$scratch/demo"
+"$bin" --order-demo ordered >"$scratch/demo" 2>&1
+check "--order-demo ordered: no cycle" grep -q 'no lock-order cycle' "$scratch/demo"
+"$bin" --order-demo sideways >/dev/null 2>"$scratch/err"
+check "--order-demo sideways -> exit 2 with one line" test $? -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
+
+# ThreadSanitizer on the same code: build the lab with -fsanitize=thread in a scratch build.
+tsan_build=$scratch/tsan
+if make --no-print-directory -s BUILD="$tsan_build" CFLAGS=-fsanitize=thread LDFLAGS=-fsanitize=thread \
+	"$tsan_build/labs/06-deadlock/deadlock" >"$scratch/tsan-build" 2>&1; then
+	tsan_bin=$tsan_build/labs/06-deadlock/deadlock
+	"$tsan_bin" --order-demo naive >"$scratch/tsan-naive" 2>&1
+	if grep -q 'FATAL: ThreadSanitizer' "$scratch/tsan-naive"; then
+		skip "ThreadSanitizer" "TSan cannot run here: $(grep -m1 FATAL "$scratch/tsan-naive")"
+	else
+		check "ThreadSanitizer reports the naive order as a lock-order inversion" \
+			grep -q 'ThreadSanitizer: lock-order-inversion' "$scratch/tsan-naive"
+		"$tsan_bin" --order-demo ordered >"$scratch/tsan-ordered" 2>&1
+		check "ThreadSanitizer reports nothing for the ordered strategy" \
+			bash -c "! grep -q 'WARNING: ThreadSanitizer' '$scratch/tsan-ordered'"
+	fi
+else
+	skip "ThreadSanitizer" "the lab does not build with -fsanitize=thread here: $(tail -n 1 "$scratch/tsan-build")"
+fi
