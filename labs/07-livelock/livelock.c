@@ -1,0 +1,542 @@
+// SPDX-License-Identifier: MIT
+// Lab 7: how polite threads stop making progress (a livelock: each takes one resource, fails to get
+// the second, gives the first back and retries in step with the others), what it burns, and which
+// backoff restores progress. Every run is a supervised child with a deadline.
+// Usage: livelock [--quick] [--reps N] [--out DIR] [--jobs N]
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "die.h"
+#include "guard.h"
+#include "lab.h"
+#include "report.h"
+#include "stats.h"
+
+#define MAX_WORKERS 64
+#define MAX_POINTS 256
+#define HOLD_NS 1000		// time a worker holds its first resource before trying the second
+#define WORK_NS 1000		// the job itself, with both resources
+#define BASE_NS 1000		// the first backoff delay
+#define CAP_NS 100000		// the longest backoff delay
+
+enum strategy { IMMEDIATE, FIXED, EXPONENTIAL, FULL_JITTER, DECORRELATED, NR_STRATEGIES };
+static const char *const strategy_names[] = {
+	"immediate", "fixed_delay", "exponential", "exponential_full_jitter", "decorrelated_jitter",
+};
+
+// ---- the polite workers --------------------------------------------------------------------------
+
+// Busy-waits: delays are exact and the same for every worker, which is what keeps symmetric workers
+// in step (the livelock made reproducible; see the handout for why real ones are probabilistic).
+static void spin_ns(uint64_t ns)
+{
+	uint64_t end = clock_now_ns() + ns;
+
+	while (clock_now_ns() < end)
+		;
+}
+
+static uint64_t rng(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static uint64_t uniform(uint64_t *s, uint64_t lo, uint64_t hi)
+{
+	return hi > lo ? lo + rng(s) % (hi - lo + 1) : lo;
+}
+
+// The delay before retry number `attempt` (0-based). Full and decorrelated jitter follow Marc
+// Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog, 2015.
+static uint64_t backoff_ns(enum strategy s, unsigned attempt, uint64_t *prev, uint64_t *seed)
+{
+	uint64_t exp = attempt < 20 ? (uint64_t)BASE_NS << attempt : CAP_NS;
+
+	if (exp > CAP_NS)
+		exp = CAP_NS;
+	switch (s) {
+	case IMMEDIATE:
+		return 0;
+	case FIXED:
+		return BASE_NS;
+	case EXPONENTIAL:
+		return exp;
+	case FULL_JITTER:
+		return uniform(seed, 0, exp);
+	case DECORRELATED:
+		*prev = uniform(seed, BASE_NS, *prev * 3 > BASE_NS ? *prev * 3 : BASE_NS);
+		if (*prev > CAP_NS)
+			*prev = CAP_NS;
+		return *prev;
+	default:
+		return 0;
+	}
+}
+
+enum pace { FREE, LOCKSTEP };
+static const char *const pace_names[] = { "free", "lockstep" };
+
+// A spinning barrier with sense reversal: the lockstep workers cross it twice a round, far more
+// often than a sleeping pthread barrier could wake them. It yields while it waits, so that more
+// workers than PUs still make progress. The last thread to arrive samples *stop for everyone, so
+// that all workers agree on the round in which they leave (one leaving a round early would leave
+// the others waiting at the barrier forever).
+struct spin_barrier {
+	_Atomic unsigned count;
+	_Atomic unsigned sense;
+	_Atomic bool decision;
+	unsigned nr;
+};
+
+static bool spin_barrier_wait(struct spin_barrier *b, unsigned *local_sense, _Atomic bool *stop)
+{
+	*local_sense = !*local_sense;
+	if (atomic_fetch_add(&b->count, 1) == b->nr - 1) {
+		atomic_store(&b->decision, atomic_load(stop));
+		atomic_store(&b->count, 0);
+		atomic_store(&b->sense, *local_sense);
+	} else {
+		while (atomic_load(&b->sense) != *local_sense)
+			sched_yield();
+	}
+	return atomic_load(&b->decision);
+}
+
+struct table {
+	unsigned nr;
+	enum strategy strategy;
+	enum pace pace;
+	struct spin_barrier round;
+	_Atomic int owner[MAX_WORKERS];	// lockstep resources: the worker holding each, or -1
+	uint64_t jobs_each, deadline_ns;
+	pthread_mutex_t resource[MAX_WORKERS];
+	pthread_barrier_t start;
+	_Atomic uint64_t successes, retries;
+	_Atomic bool stop;
+};
+
+struct worker_arg {
+	struct table *t;
+	unsigned id;
+};
+
+// The lockstep worker: every round all workers cross the barrier, the active ones take their own
+// resource, cross again, try their neighbour's, and either do the job or give theirs back and sit
+// out the rounds their strategy says (the backoff, counted in rounds). Deterministic strategies keep
+// every worker in the same state, so they collide every round, forever: the livelock, made exact.
+static void lockstep_worker(struct table *t, unsigned id)
+{
+	unsigned sense = 0, attempt = 0, right = (id + 1) % t->nr;
+	uint64_t seed = 0x9e3779b97f4a7c15u * (id + 1), prev = 1, skip = 0, done = 0;
+	bool finished = false;
+
+	// Each round, three barriers: agree (and stop together), take the first resource, try the
+	// second, and only then give back (no one may see a resource released in the round it tried).
+	while (!spin_barrier_wait(&t->round, &sense, &t->stop)) {
+		bool active = !finished && skip == 0, got = false;
+
+		if (skip)
+			skip--;
+		if (active)
+			atomic_store(&t->owner[id], (int)id);	// take the first resource
+		(void)spin_barrier_wait(&t->round, &sense, &t->stop);
+		if (active) {
+			int expected = -1;
+
+			got = atomic_compare_exchange_strong(&t->owner[right], &expected, (int)id);
+		}
+		(void)spin_barrier_wait(&t->round, &sense, &t->stop);
+		if (!active)
+			continue;
+		if (got) {
+			atomic_store(&t->owner[right], -1);	// the job is done: give both back
+			if (++done == t->jobs_each)
+				finished = true;
+			atomic_fetch_add_explicit(&t->successes, 1, memory_order_relaxed);
+			attempt = 0;
+			prev = 1;
+		} else {
+			atomic_fetch_add_explicit(&t->retries, 1, memory_order_relaxed);
+			// The backoff in rounds: the same rules as in ns, with a base of 1.
+			uint64_t ns = backoff_ns(t->strategy, attempt++, &prev, &seed);
+			skip = ns / BASE_NS;
+		}
+		atomic_store(&t->owner[id], -1);
+	}
+}
+
+// Worker i needs resources i and i+1 (a ring): it takes its own first, politely.
+static void *worker(void *arg)
+{
+	const struct worker_arg *w = arg;
+	struct table *t = w->t;
+	pthread_mutex_t *first = &t->resource[w->id], *second = &t->resource[(w->id + 1) % t->nr];
+	uint64_t seed = 0x9e3779b97f4a7c15u * (w->id + 1), prev = BASE_NS;
+
+	pthread_barrier_wait(&t->start);
+	if (t->pace == LOCKSTEP) {
+		lockstep_worker(t, w->id);
+		return NULL;
+	}
+	for (uint64_t done = 0; done < t->jobs_each && !atomic_load_explicit(&t->stop, memory_order_relaxed);) {
+		for (unsigned attempt = 0;; attempt++) {
+			if (atomic_load_explicit(&t->stop, memory_order_relaxed))
+				return NULL;
+			pthread_mutex_lock(first);
+			spin_ns(HOLD_NS);	// preparing, with the first resource
+			if (pthread_mutex_trylock(second) == 0) {
+				spin_ns(WORK_NS);	// the job
+				pthread_mutex_unlock(second);
+				pthread_mutex_unlock(first);
+				done++;
+				atomic_fetch_add_explicit(&t->successes, 1, memory_order_relaxed);
+				prev = BASE_NS;
+				break;
+			}
+			// Polite: give the first back so the neighbour can go on, then wait.
+			pthread_mutex_unlock(first);
+			atomic_fetch_add_explicit(&t->retries, 1, memory_order_relaxed);
+			spin_ns(backoff_ns(t->strategy, attempt, &prev, &seed));
+		}
+	}
+	return NULL;
+}
+
+// What a supervised run reports (shared memory).
+struct run_report {
+	uint64_t successes, retries, elapsed_ns;
+	int completed;		// every worker finished its jobs before the deadline
+};
+
+struct run_job {
+	unsigned nr_workers;
+	enum strategy strategy;
+	enum pace pace;
+	uint64_t jobs_each, deadline_ns;
+	struct run_report *report;
+};
+
+// The child: start the workers together, stop them at the deadline (the watchdog).
+static int livelock_child(void *arg)
+{
+	const struct run_job *job = arg;
+	static struct table t;
+	pthread_t th[MAX_WORKERS];
+	struct worker_arg args[MAX_WORKERS];
+
+	memset(&t, 0, sizeof(t));
+	t.nr = job->nr_workers;
+	t.strategy = job->strategy;
+	t.pace = job->pace;
+	t.jobs_each = job->jobs_each;
+	t.round.nr = t.nr;
+	for (unsigned i = 0; i < t.nr; i++) {
+		pthread_mutex_init(&t.resource[i], NULL);
+		t.owner[i] = -1;
+	}
+	pthread_barrier_init(&t.start, NULL, t.nr + 1);
+	for (unsigned i = 0; i < t.nr; i++) {
+		args[i] = (struct worker_arg){ &t, i };
+		if (pthread_create(&th[i], NULL, worker, &args[i]) != 0)
+			return 3;
+	}
+	uint64_t start = clock_now_ns();
+	pthread_barrier_wait(&t.start);
+	uint64_t want = t.jobs_each * t.nr;
+	while (atomic_load(&t.successes) < want && clock_now_ns() - start < job->deadline_ns) {
+		struct timespec tick = { 0, 200 * 1000 };	// 0.2 ms
+
+		nanosleep(&tick, NULL);
+	}
+	atomic_store(&t.stop, true);
+	for (unsigned i = 0; i < t.nr; i++)
+		pthread_join(th[i], NULL);
+	job->report->elapsed_ns = clock_now_ns() - start;
+	job->report->successes = atomic_load(&t.successes);
+	job->report->retries = atomic_load(&t.retries);
+	job->report->completed = job->report->successes == want;
+	return 0;
+}
+
+// ---- the lab -------------------------------------------------------------------------------------
+
+struct point {
+	enum pace pace;
+	enum strategy strategy;
+	unsigned nr_workers;
+	unsigned runs, completed_runs;
+	struct stats ms;		// completion time (deadline when not completed)
+	double successes, retries;	// totals over the runs
+	double cpu_ms, wall_ms;		// totals over the runs
+};
+
+struct run {
+	struct lab lab;
+	uint64_t jobs_each;
+	unsigned nr_pus;
+	struct point points[MAX_POINTS];
+	size_t nr_points;
+	unsigned levels[4];
+	size_t nr_levels;
+};
+
+static double tv_ms(struct timeval tv)
+{
+	return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;
+}
+
+static void measure(struct run *run, enum pace pace, enum strategy s, unsigned workers)
+{
+	struct run_report *r = guard_shared_alloc(sizeof(*r));
+	struct point *p = &run->points[run->nr_points++];
+	uint64_t deadline = run->lab.opt.quick ? 200000000u : 500000000u;	// 0.2 s or 0.5 s
+	unsigned n = run->lab.opt.quick ? 1 : 3;
+	double ms[16];
+	char why[128];
+
+	if (!r)
+		die("cannot share memory with the child");
+	*p = (struct point){ .pace = pace, .strategy = s, .nr_workers = workers };
+	for (unsigned i = 0; i < n; i++) {
+		struct run_job job = { workers, s, pace, run->jobs_each, deadline, r };
+		// The deadline is the watchdog; the time limit is only a safety net behind it.
+		struct guard_limits limits = { .timeout_ms = deadline / 1000000 + 5000 };
+		struct guard_result g;
+
+		memset(r, 0, sizeof(*r));
+		int err = guard_run(livelock_child, &job, &limits, &g);
+		if (err)
+			die_errno(err, "cannot start the supervised child");
+		if (g.outcome != GUARD_EXITED || g.exit_status != 0)
+			die("a livelock run failed: %s", guard_describe(&g, why, sizeof(why)));
+		p->runs++;
+		p->completed_runs += (unsigned)r->completed;
+		ms[i] = (double)r->elapsed_ns / 1e6;
+		p->successes += (double)r->successes;
+		p->retries += (double)r->retries;
+		p->cpu_ms += tv_ms(g.usage.ru_utime) + tv_ms(g.usage.ru_stime);
+		p->wall_ms += ms[i];
+	}
+	if (stats_compute(&p->ms, ms, n) != 0)
+		die("bad samples");
+	guard_shared_free(r, sizeof(*r));
+}
+
+static const struct point *find(const struct run *run, enum pace pace, enum strategy s,
+				unsigned workers)
+{
+	for (size_t i = 0; i < run->nr_points; i++)
+		if (run->points[i].pace == pace && run->points[i].strategy == s &&
+		    run->points[i].nr_workers == workers)
+			return &run->points[i];
+	return NULL;
+}
+
+static double retries_per_success(const struct point *p)
+{
+	return p->successes > 0 ? p->retries / p->successes : INFINITY;
+}
+
+static void print_table(const struct run *run, enum pace pace)
+{
+	printf("\n%s: completion time (ms, median; '>' = stopped by the watchdog), retries per "
+	       "success\n", pace == LOCKSTEP ? "Lockstep (every round behind a barrier)"
+					 : "Free-running (no barrier after the start)");
+	printf("  %-24s", "strategy");
+	for (size_t l = 0; l < run->nr_levels; l++)
+		printf(" %7u wkrs %8s", run->levels[l], "retries");
+	printf("\n");
+	for (enum strategy s = 0; s < NR_STRATEGIES; s++) {
+		printf("  %-24s", strategy_names[s]);
+		for (size_t l = 0; l < run->nr_levels; l++) {
+			const struct point *p = find(run, pace, s, run->levels[l]);
+			char t[32];
+
+			snprintf(t, sizeof(t), "%s%.1f", p->completed_runs < p->runs ? ">" : "",
+				 p->ms.median);
+			printf(" %12s %8.1f", t, retries_per_success(p));
+		}
+		printf("\n");
+	}
+}
+
+static bool stuck(const struct point *p)
+{
+	return p->completed_runs < p->runs;
+}
+
+static void print_and_verdict(struct run *run)
+{
+	unsigned w = run->levels[0];
+	char buf[64];
+
+	printf("\n%llu jobs per worker; the watchdog stops a run after %s\n",
+	       (unsigned long long)run->jobs_each, run->lab.opt.quick ? "0.2 s" : "0.5 s");
+	print_table(run, LOCKSTEP);
+	print_table(run, FREE);
+
+	const struct point *imm = find(run, LOCKSTEP, IMMEDIATE, w);
+	const struct point *exp = find(run, LOCKSTEP, EXPONENTIAL, w);
+	const struct point *full = find(run, LOCKSTEP, FULL_JITTER, w);
+	const struct point *dec = find(run, LOCKSTEP, DECORRELATED, w);
+	unsigned nr_stuck = 0;
+	for (enum strategy s = IMMEDIATE; s <= EXPONENTIAL; s++)
+		nr_stuck += stuck(find(run, LOCKSTEP, s, w));
+	snprintf(buf, sizeof(buf), "%.0f jobs done", imm->successes / imm->runs);
+	lab_verdict(&run->lab,
+		    "in lockstep, %u workers: immediate retry, a fixed delay and exponential backoff "
+		    "all livelocked (%u of 3 stopped by the watchdog; immediate retry: %s, %.0f "
+		    "retries); with full jitter %.1f retries per success, done in %.1f ms, "
+		    "decorrelated jitter %.1f (%.1f ms): %s",
+		    w, nr_stuck, imm->successes > 0 ? buf : "no job done", imm->retries / imm->runs,
+		    retries_per_success(full), full->ms.median, retries_per_success(dec),
+		    dec->ms.median,
+		    nr_stuck == 3 && !stuck(full) && !stuck(dec)
+			    ? "equal delays keep symmetric workers in step; only randomness separates "
+			      "them (as predicted)"
+			    : "not as predicted: see the table");
+	if (stuck(exp) && !stuck(full))
+		lab_verdict(&run->lab,
+			    "exponential backoff alone does not help symmetric workers: they all wait "
+			    "1, 2, 4... rounds and come back together; the jitter is what works");
+	const struct point *fimm = find(run, FREE, IMMEDIATE, w);
+	const struct point *ffull = find(run, FREE, FULL_JITTER, w);
+	lab_verdict(&run->lab,
+		    "free-running, the same code without the barrier: immediate retry %s with %.1f "
+		    "retries per success, full jitter %.1f: real livelocks are probabilistic, timing "
+		    "noise breaks the symmetry now and then",
+		    stuck(fimm) ? "was stopped by the watchdog" : "finished", retries_per_success(fimm),
+		    retries_per_success(ffull));
+	lab_verdict(&run->lab,
+		    "a livelock burns CPU: the livelocked lockstep workers used %.2f ms of CPU per ms "
+		    "of wall time (%u workers), doing no work; Lab 6's deadlocked threads used none",
+		    imm->cpu_ms / imm->wall_ms, w);
+}
+
+static void write_csv(struct run *run)
+{
+	static const char *const columns[] = {
+		"experiment", "pace", "strategy", "nr_workers", "runs", "completed_runs",
+		"ms_median", "ms_p05", "ms_p95", "ns_per_op_median", "ns_per_op_p05",
+		"ns_per_op_p95", "successes", "retries_per_success", "cpu_ms", "cpu_per_wall",
+		"cpu_us_per_success",
+	};
+	struct report_csv csv;
+
+	lab_csv_open(&run->lab, &csv, columns, sizeof(columns) / sizeof(columns[0]));
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+		// ns per completed job, for the whole team: wall time / successes per run.
+		double per_run = p->successes / p->runs;
+
+		report_csv_str(&csv, "livelock");
+		report_csv_str(&csv, pace_names[p->pace]);
+		report_csv_str(&csv, strategy_names[p->strategy]);
+		report_csv_u64(&csv, p->nr_workers);
+		report_csv_u64(&csv, p->runs);
+		report_csv_u64(&csv, p->completed_runs);
+		report_csv_double(&csv, p->ms.median);
+		report_csv_double(&csv, p->ms.p05);
+		report_csv_double(&csv, p->ms.p95);
+		report_csv_double(&csv, per_run > 0 ? p->ms.median * 1e6 / per_run : NAN);
+		report_csv_double(&csv, per_run > 0 ? p->ms.p05 * 1e6 / per_run : NAN);
+		report_csv_double(&csv, per_run > 0 ? p->ms.p95 * 1e6 / per_run : NAN);
+		report_csv_double(&csv, p->successes);
+		report_csv_double(&csv, p->successes > 0 ? p->retries / p->successes : NAN);
+		report_csv_double(&csv, p->cpu_ms);
+		report_csv_double(&csv, p->cpu_ms / p->wall_ms);
+		report_csv_double(&csv, p->successes > 0 ? p->cpu_ms * 1e3 / p->successes : NAN);
+		lab_csv_end_row(&csv);
+	}
+	lab_csv_commit(&run->lab, &csv);
+}
+
+static void manifest_extra(struct report_file *m, void *ctx)
+{
+	const struct run *run = ctx;
+
+	report_kv(m, "jobs_per_worker", "%llu", (unsigned long long)run->jobs_each);
+	report_kv(m, "hold_ns", "%d", HOLD_NS);
+	report_kv(m, "work_ns", "%d", WORK_NS);
+	report_kv(m, "backoff_base_ns", "%d", BASE_NS);
+	report_kv(m, "backoff_cap_ns", "%d", CAP_NS);
+}
+
+enum { OPT_JOBS = 256 };
+
+static int on_option(int val, const char *arg, void *ctx)
+{
+	if (val != OPT_JOBS)
+		return -EINVAL;
+	return cli_arg_u64("--jobs", arg, 10, 1000000, ctx);
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;
+	static const struct option options[] = { { "jobs", required_argument, NULL, OPT_JOBS }, { 0 } };
+	const struct cli_lab info = {
+		.name = "07-livelock",
+		.summary = "Makes polite workers livelock in supervised children and measures which "
+			   "backoff restores progress, and at what cost in time and CPU.",
+		.options_help = "  --jobs N           jobs each worker must finish (default 2000, quick 300)\n",
+		.options = options,
+		.on_option = on_option,
+		.ctx = &run.jobs_each,
+	};
+
+	// parse -> describe the machine
+	lab_init(&run.lab, &info, "Lab 7: livelock", argc, argv);
+	printf("counters: none needed (CPU time comes from the children's rusage)\n");
+	if (!run.jobs_each)
+		run.jobs_each = run.lab.opt.quick ? 300 : 2000;
+	run.nr_pus = run.lab.have_topo ? topo_nr_pus(&run.lab.topo) : 2;
+	// Contention: 2 workers, then one per PU, two and four per PU.
+	unsigned candidates[] = { 2, run.nr_pus, run.nr_pus * 2, run.nr_pus * 4 };
+	for (size_t i = 0; i < 4; i++) {
+		unsigned c = candidates[i] > MAX_WORKERS ? MAX_WORKERS : candidates[i];
+		bool seen = false;
+
+		for (size_t k = 0; k < run.nr_levels; k++)
+			seen = seen || run.levels[k] == c;
+		if (!seen && c >= 2 && (!run.lab.opt.quick || run.nr_levels < 2))
+			run.levels[run.nr_levels++] = c;
+	}
+	lab_prediction("immediate retry and fixed delays keep symmetric workers in step: many "
+		       "retries per success, and the watchdog has to stop them; exponential backoff "
+		       "alone does not help, jitter does");
+	lab_prediction("the livelocked workers burn all the CPU they get, unlike Lab 6's deadlock");
+
+	// measure
+	printf("measuring (supervised children):");
+	for (enum pace pace = FREE; pace <= LOCKSTEP; pace++) {
+		printf(" %s", pace_names[pace]);
+		fflush(stdout);
+		for (enum strategy s = 0; s < NR_STRATEGIES; s++)
+			for (size_t l = 0; l < run.nr_levels; l++)
+				measure(&run, pace, s, run.levels[l]);
+	}
+	printf(" done\n");
+
+	// report
+	print_and_verdict(&run);
+	write_csv(&run);
+	lab_write_manifest(&run.lab, NULL, manifest_extra, &run);
+	lab_finish(&run.lab);
+	return 0;
+}

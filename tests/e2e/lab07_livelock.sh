@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Lab 7 end to end: in lockstep the symmetric strategies livelock (stopped by the watchdog, every run
+# bounded) and the jittered ones finish; free-running runs finish; nothing is left spinning.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+. tests/e2e/lib.sh
+
+bin=$(lab_binary labs/07-livelock)
+out=$scratch/out
+start=$(date +%s)
+"$bin" --quick --out "$out" >"$scratch/stdout" 2>&1 || { fail "lab 7 quick run" "$(tail "$scratch/stdout")"; exit 0; }
+csv=$out/data.csv
+header=$(head -n 1 "$csv")
+col() { csv_col "$header" "$1"; }
+# completed STRATEGY PACE -> "completed_runs/runs" for the smallest worker count
+completed() {
+	awk -F, -v s="$1" -v p="$2" -v c="$(col completed_runs)" -v r="$(col runs)" \
+		'$2 == p && $3 == s { print $c "/" $r; exit }' "$csv"
+}
+
+check "both paces, five strategies, two or more worker counts" \
+	test "$(awk -F, 'NR > 1' "$csv" | wc -l)" -ge 20
+for s in immediate fixed_delay exponential; do
+	got=$(completed "$s" lockstep)
+	check "lockstep $s livelocks: the watchdog stopped it ($got runs completed)" test "${got%%/*}" = 0
+done
+for s in exponential_full_jitter decorrelated_jitter; do
+	got=$(completed "$s" lockstep)
+	check "lockstep $s finishes ($got runs completed)" test "${got%%/*}" = "${got#*/}"
+done
+check "a livelocked run completes no job but retries (a count, not a time)" \
+	awk -F, -v s="$(col successes)" '$2 == "lockstep" && $3 == "immediate" && $s != 0 { bad = 1 } END { exit bad }' "$csv"
+check "every stopped run ended at its 0.2 s deadline, well under the 5 s safety limit" \
+	awk -F, -v m="$(col ms_median)" -v c="$(col completed_runs)" \
+		'NR > 1 && $c == 0 && ($m < 150 || $m > 1000) { bad = 1 } END { exit bad }' "$csv"
+check "the whole quick run took under 15 s" test $(($(date +%s) - start)) -lt 15
+check "the verdict contrasts the CPU with Lab 6's deadlock" grep -q "Lab 6's deadlocked threads used none" "$out/verdict.txt"
+for args in "--jobs 5" "--jobs many"; do
+	# shellcheck disable=SC2086 # split on purpose
+	"$bin" $args --quick --out "$scratch/bad" >/dev/null 2>"$scratch/err"
+	st=$?
+	check "'$args' -> exit 2 with one line" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
+done
