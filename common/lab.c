@@ -108,8 +108,12 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	printf("== %s ==\n", title);
 	err = topo_init(&lab->topo);
 	lab->have_topo = err == 0;
-	if (lab->have_topo)
+	if (lab->have_topo) {
 		topo_describe(&lab->topo, lab->machine_line, sizeof(lab->machine_line));
+		lab->allowed_pus = topo_allowed_pus(&lab->topo);
+		lab->nr_allowed_pus = lab->allowed_pus ? (unsigned)hwloc_bitmap_weight(lab->allowed_pus)
+						       : 0;
+	}
 	else
 		snprintf(lab->machine_line, sizeof(lab->machine_line),
 			 "unknown (hwloc could not load the topology: %s)", strerror(-err));
@@ -143,6 +147,22 @@ void lab_pin_here(struct lab *lab)
 	else
 		printf("pinning:  pinned to PU %d (%s)\n", pu,
 		       lab->binding.verified ? "verified: running there" : "not verified");
+}
+
+int lab_pin_worker(const struct lab *lab, unsigned index)
+{
+	struct topo_binding b;
+	int pu = -1;
+
+	if (!lab->have_topo || !lab->allowed_pus || lab->nr_allowed_pus == 0)
+		return -1;
+	index %= lab->nr_allowed_pus;
+	pu = hwloc_bitmap_first(lab->allowed_pus);
+	while (index-- > 0)
+		pu = hwloc_bitmap_next(lab->allowed_pus, pu);
+	if (pu < 0 || topo_bind_thread(&lab->topo, (unsigned)pu, &b) != 0)
+		return -1;
+	return b.pu_observed;
 }
 
 void lab_print_counters(const struct counters *c)
@@ -344,6 +364,8 @@ void lab_finish(struct lab *lab)
 	if (err)
 		die_errno(err, "cannot write %s/verdict.txt", lab->opt.out_dir);
 	printf("files:    %s/ (data.csv, manifest.txt, verdict.txt)\n", lab->opt.out_dir);
+	if (lab->allowed_pus)
+		hwloc_bitmap_free(lab->allowed_pus);
 	if (lab->have_topo)
 		topo_release(&lab->topo);
 }

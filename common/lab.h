@@ -21,6 +21,8 @@ struct lab {
 	bool have_topo;			/* false if hwloc could not load the topology */
 	char machine_id[REPORT_MACHINE_ID_MAX];
 	char machine_line[512];		/* topo_describe() */
+	hwloc_bitmap_t allowed_pus;	/* the PUs this process may use, read before any pinning */
+	unsigned nr_allowed_pus;
 	struct topo_binding binding;
 	int bind_error;			/* 0, or -errno from topo_bind_thread(); 1: not tried */
 	double clock_overhead_ns;
@@ -38,6 +40,13 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 
 /* Pins the calling thread to the PU it runs on now, so samples do not migrate; prints the result. */
 void lab_pin_here(struct lab *lab);
+
+/*
+ * Pins the calling thread (a worker) to the index-th PU this process may use, round robin, and
+ * returns the OS index of the PU it was then seen on, or -1 if it could not be pinned (it then runs
+ * where the scheduler puts it). Safe in a supervised child.
+ */
+int lab_pin_worker(const struct lab *lab, unsigned index);
 
 /* Prints which metrics are counted and, one line each, why the others are not. */
 void lab_print_counters(const struct counters *c);

@@ -175,8 +175,6 @@ static void team_stop(struct team *t)
 struct run {
 	struct lab lab;
 	unsigned max_threads;
-	hwloc_bitmap_t allowed;
-	unsigned nr_allowed;
 	unsigned line;
 	struct point points[MAX_POINTS];
 	size_t nr_points;
@@ -278,7 +276,7 @@ static void measure_threads(struct run *run)
 	unsigned pus[MAX_THREADS], n = 0;
 	int pu = -1;
 
-	while ((pu = hwloc_bitmap_next(run->allowed, pu)) >= 0 && n < run->max_threads)
+	while ((pu = hwloc_bitmap_next(run->lab.allowed_pus, pu)) >= 0 && n < run->max_threads)
 		pus[n++] = (unsigned)pu;
 	for (unsigned t = 2; t <= n; t *= 2) {
 		measure(run, THREADS, "packed", TOPO_NR_RELATIONS, pus, t, 4, ATOMIC);
@@ -411,7 +409,7 @@ static void verdicts(struct run *run)
 	if (!any_pair)
 		lab_note("this process may use only %u PU: false sharing needs two (run without "
 			 "taskset, or give the VM two CPUs); only the same-PU numbers were measured",
-			 run->nr_allowed);
+			 run->lab.nr_allowed_pus);
 	const struct point *same = find(run, DISTANCE, "plain", TOPO_SAME_PU, 4);
 	const struct point *same_pad = find(run, DISTANCE, "plain", TOPO_SAME_PU, 64);
 	if (same && same_pad)
@@ -490,7 +488,7 @@ static void manifest_extra(struct report_file *m, void *ctx)
 {
 	const struct run *run = ctx;
 
-	report_kv(m, "usable_pus", "%u", run->nr_allowed);
+	report_kv(m, "usable_pus", "%u", run->lab.nr_allowed_pus);
 	for (int rel = 0; rel < TOPO_NR_RELATIONS; rel++) {
 		char key[64];
 
@@ -521,17 +519,15 @@ static void plan(struct run *run)
 {
 	if (!run->lab.have_topo)
 		die("hwloc could not load the topology: this lab places threads with it");
-	run->allowed = topo_allowed_pus(&run->lab.topo);
-	if (!run->allowed)
+	if (!run->lab.allowed_pus)
 		die("cannot read this process's CPU affinity");
-	run->nr_allowed = (unsigned)hwloc_bitmap_weight(run->allowed);
 	run->line = topo_line_bytes(&run->lab.topo);
 	printf("placements:");
 	for (int rel = 0; rel < TOPO_NR_RELATIONS; rel++) {
 		unsigned *pair = run->pair[rel];
 
-		run->have_pair[rel] = topo_pick_pair(&run->lab.topo, rel, run->allowed, &pair[0],
-						     &pair[1]) == 0;
+		run->have_pair[rel] = topo_pick_pair(&run->lab.topo, rel, run->lab.allowed_pus,
+						     &pair[0], &pair[1]) == 0;
 		if (run->have_pair[rel])
 			printf(" %s (PUs %u, %u)", topo_relation_name(rel), pair[0], pair[1]);
 	}
@@ -586,7 +582,6 @@ int main(int argc, char **argv)
 
 	// release
 	counters_release(&probe);
-	hwloc_bitmap_free(run.allowed);
 	lab_finish(&run.lab);
 	return 0;
 }

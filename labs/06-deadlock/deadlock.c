@@ -46,6 +46,7 @@ struct thread_state {
 	_Atomic uint64_t transfers;
 	pthread_t thread;
 	clockid_t cpu_clock;
+	int pu;			// where hwloc pinned it (-1: not pinned)
 };
 
 // The lock-order checker: an edge a -> b when a thread took b while holding a. A cycle in this
@@ -65,7 +66,18 @@ struct bank {
 	struct order_graph *order;	// NULL: not checking
 	_Atomic bool stop;
 	uint64_t seed;
+	const struct lab *lab;	// to pin the workers; NULL: leave them to the scheduler
 };
+
+// "0 1 0 1": the PU each thread was pinned to, for the CSV and the wait-for graph.
+static void describe_pus(const struct bank *b, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned t = 0; t < b->nr_threads && used < len; t++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%d", t ? " " : "", b->th[t].pu);
+}
 
 // The bookkeeping for the wait-for graph: relaxed stores (plain moves on x86), so that it costs
 // next to nothing; the watchdog reads it only once everything has stopped.
@@ -183,6 +195,7 @@ static void *worker(void *arg)
 	uint64_t s = b->seed + 0x9e3779b97f4a7c15u * (w->self + 1);
 
 	pthread_getcpuclockid(pthread_self(), &b->th[w->self].cpu_clock);
+	b->th[w->self].pu = b->lab ? lab_pin_worker(b->lab, w->self) : -1;
 	while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
 		unsigned from = (unsigned)(rng(&s) % b->nr_accounts);
 		unsigned to = (unsigned)(rng(&s) % (b->nr_accounts - 1));
@@ -196,9 +209,10 @@ static void *worker(void *arg)
 }
 
 static int bank_init(struct bank *b, unsigned nr_accounts, unsigned nr_threads, enum strategy s,
-		     uint64_t seed)
+		     uint64_t seed, const struct lab *lab)
 {
 	memset(b, 0, sizeof(*b));
+	b->lab = lab;
 	b->nr_accounts = nr_accounts;
 	b->nr_threads = nr_threads;
 	b->strategy = s;
@@ -215,6 +229,7 @@ static int bank_init(struct bank *b, unsigned nr_accounts, unsigned nr_threads, 
 	for (unsigned t = 0; t < MAX_THREADS; t++) {
 		b->th[t].holding = -1;
 		b->th[t].waiting_for = -1;
+		b->th[t].pu = -1;
 	}
 	return 0;
 }
@@ -248,9 +263,11 @@ struct deadlock_report {
 	int cycle_thread[MAX_CYCLE], cycle_holds[MAX_CYCLE], cycle_waits[MAX_CYCLE];
 	double stuck_cpu_ms;		// CPU the stuck threads used in a 100 ms window
 	char graph[2048];		// the wait-for graph, as printed
+	char pus[256];			// where the threads ran
 };
 
 struct deadlock_job {
+	const struct lab *lab;
 	unsigned nr_accounts, nr_threads;
 	uint64_t seed, give_up_ms;
 	struct deadlock_report *report;
@@ -297,7 +314,7 @@ static int deadlock_child(void *arg)
 	static struct bank b;
 	struct worker_arg args[MAX_THREADS];
 
-	if (bank_init(&b, job->nr_accounts, job->nr_threads, NAIVE, job->seed) != 0)
+	if (bank_init(&b, job->nr_accounts, job->nr_threads, NAIVE, job->seed, job->lab) != 0)
 		return 2;
 	uint64_t start = clock_now_ns(), last_change = start, last = 0;
 	for (unsigned t = 0; t < job->nr_threads; t++) {
@@ -344,9 +361,10 @@ static int deadlock_child(void *arg)
 		int owner = waits >= 0 ? atomic_load(&b.acc[waits].owner) : -1;
 
 		used += (size_t)snprintf(r->graph + used, sizeof(r->graph) - used,
-					 "    thread %u holds account %d, waits for account %d "
-					 "(held by thread %d)\n", t, holds, waits, owner);
+					 "    thread %u (PU %d) holds account %d, waits for account %d "
+					 "(held by thread %d)\n", t, b.th[t].pu, holds, waits, owner);
 	}
+	describe_pus(&b, r->pus, sizeof(r->pus));
 	// The threads can never finish: leave without joining them (the process ends them).
 	_exit(0);
 }
@@ -363,6 +381,7 @@ struct point {
 	unsigned deadlocks, attempts;
 	double stuck_cpu_ms;
 	int cycle;			// potential cycle found by the order checker (1/0)
+	char pus[256];			// where hwloc pinned the threads ("0 1 0 1")
 };
 
 struct run {
@@ -376,13 +395,14 @@ struct run {
 };
 
 // Runs the strategy for duration_ns and returns transfers per second; checks the money invariant.
-static double run_bank(enum strategy s, unsigned nr_accounts, unsigned nr_threads,
-		       uint64_t duration_ns, uint64_t seed, bool *invariant_ok)
+static double run_bank(const struct lab *lab, enum strategy s, unsigned nr_accounts,
+		       unsigned nr_threads, uint64_t duration_ns, uint64_t seed, bool *invariant_ok,
+		       char *pus, size_t pus_len)
 {
 	static struct bank b;
 	struct worker_arg args[MAX_THREADS];
 
-	if (bank_init(&b, nr_accounts, nr_threads, s, seed) != 0)
+	if (bank_init(&b, nr_accounts, nr_threads, s, seed, lab) != 0)
 		die("out of memory for %u accounts", nr_accounts);
 	uint64_t start = clock_now_ns();
 	for (unsigned t = 0; t < nr_threads; t++) {
@@ -397,6 +417,7 @@ static double run_bank(enum strategy s, unsigned nr_accounts, unsigned nr_thread
 		pthread_join(b.th[t].thread, NULL);
 	double seconds = (double)(clock_now_ns() - start) / 1e9;
 	*invariant_ok = bank_total(&b) == (int64_t)nr_accounts * INITIAL_BALANCE;
+	describe_pus(&b, pus, pus_len);
 	double tps = (double)bank_transfers(&b) / seconds;
 	for (unsigned i = 0; i < nr_accounts; i++)
 		pthread_mutex_destroy(&b.acc[i].lock);
@@ -428,7 +449,8 @@ static void measure_throughput(struct run *run, const char *experiment, enum str
 	for (unsigned i = 0; i < n; i++) {
 		bool ok;
 
-		tps[i] = run_bank(s, accounts, threads, duration, 42 + i, &ok);
+		tps[i] = run_bank(&run->lab, s, accounts, threads, duration, 42 + i, &ok, p->pus,
+				  sizeof(p->pus));
 		p->invariant_ok = p->invariant_ok && ok;
 	}
 	if (!p->invariant_ok)
@@ -455,7 +477,7 @@ static void measure_deadlocks(struct run *run)
 		unsigned nr_ms = 0;
 
 		for (unsigned i = 0; i < attempts; i++) {
-			struct deadlock_job job = { accounts[a], threads, 1000 + i,
+			struct deadlock_job job = { &run->lab, accounts[a], threads, 1000 + i,
 						    run->lab.opt.quick ? 500 : 2000, r };
 			struct guard_limits limits = { .timeout_ms = 10000 };
 			struct guard_result g;
@@ -472,6 +494,7 @@ static void measure_deadlocks(struct run *run)
 				continue;
 			p->deadlocks++;
 			ms[nr_ms++] = r->ms_to_deadlock;
+			snprintf(p->pus, sizeof(p->pus), "%s", r->pus);
 			cpu += r->stuck_cpu_ms;
 			if (!run->have_example && r->cycle_len >= 2) {
 				run->example = *r;
@@ -496,7 +519,7 @@ static void measure_order_checker(struct run *run)
 		unsigned cycle[2];
 
 		g.edge = calloc(g.nr * g.nr, 1);
-		if (!g.edge || bank_init(&b, g.nr, 1, s, 7) != 0)
+		if (!g.edge || bank_init(&b, g.nr, 1, s, 7, NULL) != 0)
 			die("out of memory");
 		b.order = &g;
 		arg = (struct worker_arg){ &b, 0 };
@@ -537,7 +560,7 @@ static int order_demo(enum strategy s)
 	unsigned cycle[2];
 
 	g.edge = calloc(4, 1);
-	if (!g.edge || bank_init(&b, 2, 2, s, 1) != 0)
+	if (!g.edge || bank_init(&b, 2, 2, s, 1, NULL) != 0)
 		return 1;
 	b.order = &g;
 	for (unsigned t = 0; t < 2; t++) {
@@ -673,7 +696,7 @@ static void write_csv(struct run *run)
 		"experiment", "strategy", "nr_accounts", "nr_threads", "transfers_per_s_median",
 		"transfers_per_s_p05", "transfers_per_s_p95", "ns_per_op_median", "ns_per_op_p05",
 		"ns_per_op_p95", "invariant_ok", "deadlocks", "attempts", "ms_to_deadlock_median",
-		"stuck_cpu_ms_per_100ms", "order_cycle",
+		"stuck_cpu_ms_per_100ms", "order_cycle", "thread_pus",
 	};
 	struct report_csv csv;
 
@@ -699,6 +722,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->ms_to_deadlock);
 		report_csv_double(&csv, p->stuck_cpu_ms);
 		report_csv_double(&csv, p->cycle >= 0 ? p->cycle : NAN);
+		report_csv_str(&csv, p->pus);
 		lab_csv_end_row(&csv);
 	}
 	lab_csv_commit(&run->lab, &csv);

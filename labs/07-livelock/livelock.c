@@ -128,6 +128,8 @@ struct table {
 	pthread_barrier_t start;
 	_Atomic uint64_t successes, retries;
 	_Atomic bool stop;
+	const struct lab *lab;		// to pin the workers
+	int pu[MAX_WORKERS];		// where each was seen after pinning (-1: not pinned)
 };
 
 struct worker_arg {
@@ -188,6 +190,7 @@ static void *worker(void *arg)
 	pthread_mutex_t *first = &t->resource[w->id], *second = &t->resource[(w->id + 1) % t->nr];
 	uint64_t seed = 0x9e3779b97f4a7c15u * (w->id + 1), prev = BASE_NS;
 
+	t->pu[w->id] = lab_pin_worker(t->lab, w->id);	// round robin over the usable PUs
 	pthread_barrier_wait(&t->start);
 	if (t->pace == LOCKSTEP) {
 		lockstep_worker(t, w->id);
@@ -221,9 +224,11 @@ static void *worker(void *arg)
 struct run_report {
 	uint64_t successes, retries, elapsed_ns;
 	int completed;		// every worker finished its jobs before the deadline
+	char pus[256];		// where the workers ran ("0 1 0 1")
 };
 
 struct run_job {
+	const struct lab *lab;
 	unsigned nr_workers;
 	enum strategy strategy;
 	enum pace pace;
@@ -243,6 +248,7 @@ static int livelock_child(void *arg)
 	t.nr = job->nr_workers;
 	t.strategy = job->strategy;
 	t.pace = job->pace;
+	t.lab = job->lab;
 	t.jobs_each = job->jobs_each;
 	t.round.nr = t.nr;
 	for (unsigned i = 0; i < t.nr; i++) {
@@ -270,6 +276,10 @@ static int livelock_child(void *arg)
 	job->report->successes = atomic_load(&t.successes);
 	job->report->retries = atomic_load(&t.retries);
 	job->report->completed = job->report->successes == want;
+	size_t used = 0;
+	for (unsigned i = 0; i < t.nr && used < sizeof(job->report->pus); i++)
+		used += (size_t)snprintf(job->report->pus + used, sizeof(job->report->pus) - used,
+					 "%s%d", i ? " " : "", t.pu[i]);
 	return 0;
 }
 
@@ -283,6 +293,7 @@ struct point {
 	struct stats ms;		// completion time (deadline when not completed)
 	double successes, retries;	// totals over the runs
 	double cpu_ms, wall_ms;		// totals over the runs
+	char pus[256];			// where the workers ran in the first run
 };
 
 struct run {
@@ -313,7 +324,7 @@ static void measure(struct run *run, enum pace pace, enum strategy s, unsigned w
 		die("cannot share memory with the child");
 	*p = (struct point){ .pace = pace, .strategy = s, .nr_workers = workers };
 	for (unsigned i = 0; i < n; i++) {
-		struct run_job job = { workers, s, pace, run->jobs_each, deadline, r };
+		struct run_job job = { &run->lab, workers, s, pace, run->jobs_each, deadline, r };
 		// The deadline is the watchdog; the time limit is only a safety net behind it.
 		struct guard_limits limits = { .timeout_ms = deadline / 1000000 + 5000 };
 		struct guard_result g;
@@ -324,7 +335,8 @@ static void measure(struct run *run, enum pace pace, enum strategy s, unsigned w
 			die_errno(err, "cannot start the supervised child");
 		if (g.outcome != GUARD_EXITED || g.exit_status != 0)
 			die("a livelock run failed: %s", guard_describe(&g, why, sizeof(why)));
-		p->runs++;
+		if (p->runs++ == 0)
+			snprintf(p->pus, sizeof(p->pus), "%s", r->pus);
 		p->completed_runs += (unsigned)r->completed;
 		ms[i] = (double)r->elapsed_ns / 1e6;
 		p->successes += (double)r->successes;
@@ -434,7 +446,7 @@ static void write_csv(struct run *run)
 		"experiment", "pace", "strategy", "nr_workers", "runs", "completed_runs",
 		"ms_median", "ms_p05", "ms_p95", "ns_per_op_median", "ns_per_op_p05",
 		"ns_per_op_p95", "successes", "retries_per_success", "cpu_ms", "cpu_per_wall",
-		"cpu_us_per_success",
+		"cpu_us_per_success", "worker_pus",
 	};
 	struct report_csv csv;
 
@@ -461,6 +473,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->cpu_ms);
 		report_csv_double(&csv, p->cpu_ms / p->wall_ms);
 		report_csv_double(&csv, p->successes > 0 ? p->cpu_ms * 1e3 / p->successes : NAN);
+		report_csv_str(&csv, p->pus);
 		lab_csv_end_row(&csv);
 	}
 	lab_csv_commit(&run->lab, &csv);

@@ -27,8 +27,11 @@ check "the money invariant held in every safe run" \
 	awk -F, -v c="$(col invariant_ok)" '($1 == "threads" || $1 == "accounts") && $c != 1 { bad = 1 } END { exit bad }' "$csv"
 check "every safe strategy has a throughput row per thread count" \
 	test "$(awk -F, '$1 == "threads"' "$csv" | wc -l)" -ge 6
-check "the order checker finds the naive cycle on one thread" grep -q '^order_checker,naive,.*,1$' "$csv"
-check "... and none for the ordered strategy" grep -q '^order_checker,ordered,.*,0$' "$csv"
+check "every deadlock and throughput row records where hwloc pinned its threads" \
+	awk -F, -v c="$(col thread_pus)" '($1 == "deadlock" || $1 == "threads") && ($c == "" || $c ~ /-1/) { bad = 1 } END { exit bad }' "$csv"
+cycle() { awk -F, -v s="$1" -v c="$(col order_cycle)" '$1 == "order_checker" && $2 == s { print $c }' "$csv"; }
+check "the order checker finds the naive cycle on one thread" test "$(cycle naive)" = 1
+check "... and none for the ordered strategy" test "$(cycle ordered)" = 0
 
 "$bin" --order-demo naive >"$scratch/demo" 2>&1
 check "--order-demo naive: our checker reports the potential deadlock" grep -q 'potential deadlock' "$scratch/demo"
