@@ -26,6 +26,7 @@ static const char *const candidates[COUNTERS_NR_METRICS][4] = {
 				 "MEM_LOAD_UOPS_L3_HIT_RETIRED:XSNP_HITM",
 				 "LS_ANY_FILLS_FROM_SYS:INT_CACHE",
 				 "LS_REFILLS_FROM_SYS:LS_MABRESP_LCL_CACHE" },
+	[COUNTERS_DTLB_MISSES] = { "PAPI_TLB_DM", "perf::DTLB-LOAD-MISSES" },
 };
 
 static const char *const metric_names[COUNTERS_NR_METRICS] = {
@@ -36,6 +37,7 @@ static const char *const metric_names[COUNTERS_NR_METRICS] = {
 	[COUNTERS_CACHE_MISSES] = "cache_misses",
 	[COUNTERS_L1D_MISSES] = "l1d_misses",
 	[COUNTERS_COHERENCE] = "coherence_misses",
+	[COUNTERS_DTLB_MISSES] = "dtlb_misses",
 };
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;

@@ -20,6 +20,7 @@ enum counters_metric {
 	COUNTERS_CACHE_MISSES,		/* last-level cache misses */
 	COUNTERS_L1D_MISSES,
 	COUNTERS_COHERENCE,		/* loads served from another core's modified line (HITM) */
+	COUNTERS_DTLB_MISSES,		/* data TLB misses (loads) */
 	COUNTERS_NR_METRICS
 };
 
@@ -72,7 +73,7 @@ int counters_stop(struct counters *c, double *values);
 void counters_release(struct counters *c);
 
 /* "cycles", "instructions", "page_faults", "context_switches", "cache_misses", "l1d_misses",
- * "coherence_misses". */
+ * "coherence_misses", "dtlb_misses". */
 const char *counters_metric_name(enum counters_metric metric);
 
 /* /proc/sys/kernel/perf_event_paranoid, or -100 when it cannot be read. */

@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: MIT
+// Lab 9: when memory is really allocated (at the first touch of each page, not at mmap or malloc),
+// and what each kind of page fault costs: anonymous first write, read then write (the zero page),
+// MAP_POPULATE, transparent huge pages, a file mapping from the page cache and from disk, and
+// copy-on-write after fork. Counts from getrusage and PAPI side by side.
+// Usage: page_faults [--quick] [--reps N] [--out DIR] [--max-size SIZE] [--tmpdir DIR]
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "clock.h"
+#include "counters.h"
+#include "die.h"
+#include "guard.h"
+#include "lab.h"
+#include "report.h"
+#include "stats.h"
+
+#define MAX_SIZES 12
+#define MAX_POINTS 128
+#define HUGE_BYTES (2u << 20)	// x86-64 and arm64 (4 KiB pages) PMD huge page
+
+enum mode {
+	ANON_WRITE,		// mmap, then write each page: one zero-filled page per fault
+	ANON_READ,		// read each page first: the shared zero page is mapped
+	ANON_WRITE_AFTER_READ,	// then write: each page is copied from the zero page
+	POPULATE_MMAP,		// MAP_POPULATE: the kernel fills the mapping inside mmap()
+	POPULATE_TOUCH,		// ...so the writes afterwards fault no more
+	HUGEPAGE,		// madvise(MADV_HUGEPAGE): one fault per 2 MiB where THP allows it
+	FILE_CACHED,		// a file mapping whose pages are in the page cache: minor faults
+	FILE_UNCACHED,		// the same after POSIX_FADV_DONTNEED: major faults, from the disk
+	COW_CHILD,		// a forked child writing its parent's pages: copy-on-write
+	NR_MODES
+};
+
+static const char *const mode_names[NR_MODES] = {
+	"anon_write", "anon_read", "anon_write_after_read", "populate_mmap", "populate_touch",
+	"hugepage", "file_cached", "file_uncached", "cow_child",
+};
+
+static const enum counters_metric metrics[] = { COUNTERS_PAGE_FAULTS, COUNTERS_DTLB_MISSES };
+
+// One measured phase: what it cost and how many faults it took.
+struct sample {
+	uint64_t ns;
+	double minor, major;		// getrusage
+	double papi_faults, dtlb;	// PAPI (NAN if unavailable)
+};
+
+struct point {
+	enum mode mode;
+	uint64_t size_bytes;
+	struct stats ns_per_page;	// over the samples
+	struct sample first;		// the first sample's counts (they are deterministic)
+};
+
+struct options {
+	uint64_t max_size;
+	const char *tmpdir;
+};
+
+struct run {
+	struct lab lab;
+	struct options opt;
+	struct counters counters;
+	long page;
+	uint64_t sizes[MAX_SIZES];
+	size_t nr_sizes;
+	bool capped;
+	char scratch_dir[4096], scratch_file[4200];
+	int dir_handle, file_handle;
+	char fs_type[32];
+	struct point points[MAX_POINTS];
+	size_t nr_points;
+};
+
+// ---- measuring one phase ----------------------------------------------------------------------
+
+struct phase {
+	struct counters *c;
+	struct rusage before;
+	uint64_t start;
+};
+
+static void phase_begin(struct phase *ph, struct counters *c)
+{
+	ph->c = c;
+	getrusage(RUSAGE_THREAD, &ph->before);
+	counters_start(c);
+	ph->start = clock_now_ns();
+}
+
+static void phase_end(struct phase *ph, struct sample *s)
+{
+	struct rusage after;
+	double v[2] = { NAN, NAN };
+
+	s->ns = clock_now_ns() - ph->start;
+	counters_stop(ph->c, v);
+	getrusage(RUSAGE_THREAD, &after);
+	s->minor = (double)(after.ru_minflt - ph->before.ru_minflt);
+	s->major = (double)(after.ru_majflt - ph->before.ru_majflt);
+	s->papi_faults = v[0];
+	s->dtlb = v[1];
+}
+
+// One write (or read) per page, so every page is touched exactly once.
+static void write_pages(char *p, size_t len, long page)
+{
+	for (size_t off = 0; off < len; off += (size_t)page)
+		p[off] = 1;
+}
+
+static volatile char read_sink;
+
+static void read_pages(const char *p, size_t len, long page)
+{
+	char sum = 0;
+
+	for (size_t off = 0; off < len; off += (size_t)page)
+		sum += ((const volatile char *)p)[off];
+	read_sink = sum;
+}
+
+static char *map_anon(size_t len, int extra_flags)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		die_errno(errno, "mmap of %zu bytes", len);
+	return p;
+}
+
+// A mapping of len bytes starting on a huge-page boundary (THP needs aligned 2 MiB ranges).
+static char *map_aligned(size_t len, char **base, size_t *base_len)
+{
+	*base_len = len + HUGE_BYTES;
+	*base = map_anon(*base_len, 0);
+	uintptr_t a = ((uintptr_t)*base + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1);
+	return (char *)a;
+}
+
+// ---- the modes -----------------------------------------------------------------------------------
+
+// Runs one mode once at one size; fills the sample(s) of the phase(s) it measures.
+static void run_anon(struct run *run, size_t len, struct sample *write_s, struct sample *read_s,
+		     bool read_first)
+{
+	struct phase ph;
+	char *p = map_anon(len, 0);
+
+	// Base pages only: with THP "always" one fault could map 512 pages.
+	(void)madvise(p, len, MADV_NOHUGEPAGE);	// fails only on kernels without THP
+	if (read_first) {
+		phase_begin(&ph, &run->counters);
+		read_pages(p, len, run->page);
+		phase_end(&ph, read_s);
+	}
+	phase_begin(&ph, &run->counters);
+	write_pages(p, len, run->page);
+	phase_end(&ph, write_s);
+	munmap(p, len);
+}
+
+static void run_populate(struct run *run, size_t len, struct sample *mmap_s,
+			 struct sample *touch_s)
+{
+	struct phase ph;
+
+	phase_begin(&ph, &run->counters);
+	char *p = map_anon(len, MAP_POPULATE);
+	phase_end(&ph, mmap_s);
+	phase_begin(&ph, &run->counters);
+	write_pages(p, len, run->page);
+	phase_end(&ph, touch_s);
+	munmap(p, len);
+}
+
+static void run_hugepage(struct run *run, size_t len, struct sample *s)
+{
+	struct phase ph;
+	char *base;
+	size_t base_len;
+	char *p = map_aligned(len, &base, &base_len);
+
+	(void)madvise(p, len, MADV_HUGEPAGE);	// EINVAL without THP: then it is just base pages
+	phase_begin(&ph, &run->counters);
+	write_pages(p, len, run->page);
+	phase_end(&ph, s);
+	munmap(base, base_len);
+}
+
+// Writes the scratch file (len bytes) once; fsync so its pages are clean and can be dropped.
+static void make_file(struct run *run, size_t len)
+{
+	int fd = open(run->scratch_file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	static char block[1 << 16];
+
+	if (fd < 0)
+		die_errno(errno, "create %s", run->scratch_file);
+	memset(block, 'f', sizeof(block));
+	for (size_t done = 0; done < len; done += sizeof(block))
+		if (write(fd, block, sizeof(block)) != (ssize_t)sizeof(block))
+			die_errno(errno, "write %s", run->scratch_file);
+	if (fsync(fd) != 0)
+		die_errno(errno, "fsync %s", run->scratch_file);
+	close(fd);
+}
+
+static void run_file(struct run *run, size_t len, bool drop_cache, struct sample *s)
+{
+	int fd = open(run->scratch_file, O_RDONLY | O_CLOEXEC);
+	struct phase ph;
+
+	if (fd < 0)
+		die_errno(errno, "open %s", run->scratch_file);
+	// Drops the file's clean pages from the page cache: the next reads go to the disk. (Without
+	// it they are cached: the file was just written, or read by the previous run.)
+	if (drop_cache)
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);	// advice: cannot fail usefully
+	char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die_errno(errno, "mmap %s", run->scratch_file);
+	phase_begin(&ph, &run->counters);
+	read_pages(p, len, run->page);
+	phase_end(&ph, s);
+	munmap(p, len);
+	close(fd);
+}
+
+// Copy-on-write: the parent's pages, written after fork by the child.
+struct cow_job {
+	char *p;
+	size_t len;
+	long page;
+	struct sample *out;	// shared memory
+};
+
+static int cow_child(void *arg)
+{
+	const struct cow_job *j = arg;
+	struct rusage before, after;
+
+	getrusage(RUSAGE_SELF, &before);
+	uint64_t start = clock_now_ns();
+	write_pages(j->p, j->len, j->page);
+	j->out->ns = clock_now_ns() - start;
+	getrusage(RUSAGE_SELF, &after);
+	j->out->minor = (double)(after.ru_minflt - before.ru_minflt);
+	j->out->major = (double)(after.ru_majflt - before.ru_majflt);
+	j->out->papi_faults = NAN;	// the parent's counters do not follow the child
+	j->out->dtlb = NAN;
+	return 0;
+}
+
+static void run_cow(struct run *run, size_t len, struct sample *s)
+{
+	char *p = map_anon(len, 0);
+	struct sample *shared = guard_shared_alloc(sizeof(*shared));
+	struct guard_result g;
+	char why[128];
+
+	if (!shared)
+		die("cannot share memory with the child");
+	(void)madvise(p, len, MADV_NOHUGEPAGE);
+	write_pages(p, len, run->page);	// the parent's pages exist before fork
+	struct cow_job job = { p, len, run->page, shared };
+	struct guard_limits limits = { .timeout_ms = 60000 };
+	int err = guard_run(cow_child, &job, &limits, &g);
+	if (err || g.outcome != GUARD_EXITED || g.exit_status != 0)
+		die("the copy-on-write child failed: %s",
+		    err ? strerror(-err) : guard_describe(&g, why, sizeof(why)));
+	*s = *shared;
+	guard_shared_free(shared, sizeof(*shared));
+	munmap(p, len);
+}
+
+// ---- the sweep -----------------------------------------------------------------------------------
+
+static struct point *point_for(struct run *run, enum mode m, uint64_t size)
+{
+	for (size_t i = 0; i < run->nr_points; i++)
+		if (run->points[i].mode == m && run->points[i].size_bytes == size)
+			return &run->points[i];
+	if (run->nr_points == MAX_POINTS)
+		die("too many points");
+	struct point *p = &run->points[run->nr_points++];
+	*p = (struct point){ .mode = m, .size_bytes = size };
+	return p;
+}
+
+static void measure_size(struct run *run, uint64_t size)
+{
+	unsigned n = run->lab.opt.nr_reps;
+	double per_page[NR_MODES][1000];
+	double pages = (double)size / (double)run->page;
+
+	make_file(run, size);
+	for (unsigned r = 0; r < n; r++) {
+		struct sample s[NR_MODES];
+
+		memset(s, 0, sizeof(s));
+		run_anon(run, size, &s[ANON_WRITE], NULL, false);
+		run_anon(run, size, &s[ANON_WRITE_AFTER_READ], &s[ANON_READ], true);
+		run_populate(run, size, &s[POPULATE_MMAP], &s[POPULATE_TOUCH]);
+		run_hugepage(run, size, &s[HUGEPAGE]);
+		run_file(run, size, false, &s[FILE_CACHED]);
+		run_file(run, size, true, &s[FILE_UNCACHED]);
+		run_cow(run, size, &s[COW_CHILD]);
+		for (enum mode m = 0; m < NR_MODES; m++) {
+			struct point *p = point_for(run, m, size);
+
+			if (r == 0)
+				p->first = s[m];
+			per_page[m][r] = (double)s[m].ns / pages;
+		}
+	}
+	for (enum mode m = 0; m < NR_MODES; m++)
+		if (stats_compute(&point_for(run, m, size)->ns_per_page, per_page[m], n) != 0)
+			die("bad samples");
+}
+
+// ---- reporting -----------------------------------------------------------------------------------
+
+static double faults(const struct point *p)
+{
+	return p->first.minor + p->first.major;
+}
+
+static double ns_per_fault(const struct point *p, double pages)
+{
+	double f = faults(p);
+
+	return f > 0 ? p->ns_per_page.median * pages / f : NAN;
+}
+
+static void print_table(const struct run *run)
+{
+	uint64_t size = run->sizes[run->nr_sizes - 1];
+	double pages = (double)size / (double)run->page;
+	char sz[32];
+
+	printf("\nAt %s (%.0f pages of %ld B): faults per page (getrusage; PAPI), ns per page and "
+	       "per fault (median)\n", cli_format_size(size, sz, sizeof(sz)), pages, run->page);
+	printf("  %-22s %10s %10s %8s %12s %12s\n", "mode", "faults/pg", "PAPI/pg", "major",
+	       "ns/page", "ns/fault");
+	for (enum mode m = 0; m < NR_MODES; m++) {
+		const struct point *p = NULL;
+
+		for (size_t i = 0; i < run->nr_points; i++)
+			if (run->points[i].mode == m && run->points[i].size_bytes == size)
+				p = &run->points[i];
+		printf("  %-22s %10.3f %10.3f %8.0f %12.1f %12.1f\n", mode_names[m],
+		       faults(p) / pages, p->first.papi_faults / pages, p->first.major,
+		       p->ns_per_page.median, ns_per_fault(p, pages));
+	}
+}
+
+static const struct point *at(const struct run *run, enum mode m)
+{
+	uint64_t size = run->sizes[run->nr_sizes - 1];
+
+	for (size_t i = 0; i < run->nr_points; i++)
+		if (run->points[i].mode == m && run->points[i].size_bytes == size)
+			return &run->points[i];
+	return NULL;
+}
+
+static void read_thp(char *buf, size_t len)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	snprintf(buf, len, "unavailable");
+	if (f) {
+		if (!fgets(buf, (int)len, f))
+			snprintf(buf, len, "unreadable");
+		buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+static void verdicts(struct run *run)
+{
+	uint64_t size = run->sizes[run->nr_sizes - 1];
+	double pages = (double)size / (double)run->page;
+	char sz[32], thp[128];
+	const struct point *w = at(run, ANON_WRITE), *r = at(run, ANON_READ);
+	const struct point *war = at(run, ANON_WRITE_AFTER_READ), *pm = at(run, POPULATE_MMAP);
+	const struct point *pt = at(run, POPULATE_TOUCH), *hp = at(run, HUGEPAGE);
+	const struct point *fc = at(run, FILE_CACHED), *fu = at(run, FILE_UNCACHED);
+	const struct point *cow = at(run, COW_CHILD);
+
+	cli_format_size(size, sz, sizeof(sz));
+	lab_verdict(&run->lab,
+		    "memory is allocated at the first touch: writing %s of fresh mmap took %.0f "
+		    "faults for %.0f pages (%.3f per page), %.0f ns per fault; PAPI counted %.0f",
+		    sz, faults(w), pages, faults(w) / pages, ns_per_fault(w, pages),
+		    w->first.papi_faults);
+	lab_verdict(&run->lab,
+		    "reading first maps the shared zero page (%.3f faults per page, %.0f ns each), and "
+		    "the write after it faults again to copy it (%.3f per page, %.0f ns each)",
+		    faults(r) / pages, ns_per_fault(r, pages), faults(war) / pages,
+		    ns_per_fault(war, pages));
+	lab_verdict(&run->lab,
+		    "MAP_POPULATE moves the work into mmap(): %.1f ms in mmap, then %.3f faults per "
+		    "page and %.1f ns per page for the writes (%.1f ns per page without it)",
+		    (double)pm->first.ns / 1e6, faults(pt) / pages, pt->ns_per_page.median,
+		    w->ns_per_page.median);
+	if (!isnan(pm->first.papi_faults) && pm->first.papi_faults < faults(pm) / 2)
+		lab_verdict(&run->lab,
+			    "the two counters disagree inside mmap(MAP_POPULATE): getrusage charges "
+			    "%.0f faults, the perf event counts %.0f; the kernel faults those pages in on "
+			    "the process's behalf, with no trap from user space for perf to see",
+			    faults(pm), pm->first.papi_faults);
+	read_thp(thp, sizeof(thp));
+	lab_verdict(&run->lab,
+		    "with madvise(MADV_HUGEPAGE) (THP: %s): %.0f faults for %s, %.1f pages per fault%s",
+		    thp, faults(hp), sz, faults(hp) > 0 ? pages / faults(hp) : NAN,
+		    faults(hp) < pages / 100 ? ": 2 MiB per fault (as predicted)"
+					     : ": no huge pages here (THP off, or none free)");
+	lab_verdict(&run->lab,
+		    "a file mapping from the page cache: %.3f minor faults per page (fault-around maps "
+		    "%.0f neighbouring pages per fault); after dropping the cache: %.0f major and %.0f "
+		    "minor faults, %.0f ns per page against %.0f (%s, readahead batches the reads)",
+		    faults(fc) / pages, faults(fc) > 0 ? pages / faults(fc) : NAN, fu->first.major,
+		    fu->first.minor, fu->ns_per_page.median, fc->ns_per_page.median, run->fs_type);
+	lab_verdict(&run->lab,
+		    "copy-on-write: the forked child's writes took %.3f faults per page, %.0f ns each, "
+		    "against %.0f ns for a fresh zero-filled page",
+		    faults(cow) / pages, ns_per_fault(cow, pages), ns_per_fault(w, pages));
+	if (fu->first.major == 0)
+		lab_note("no major faults after POSIX_FADV_DONTNEED: the scratch file is on %s, which "
+			 "keeps its pages in memory (or the cache could not be dropped); use --tmpdir on "
+			 "a disk-backed file system", run->fs_type);
+	if (run->capped)
+		lab_note("the sweep stops at %s: a quarter of MemAvailable", sz);
+}
+
+static void write_csv(struct run *run)
+{
+	static const char *const columns[] = {
+		"experiment", "mode", "size_bytes", "pages", "nr_samples", "ns_per_op_median",
+		"ns_per_op_p05", "ns_per_op_p95", "faults", "major_faults", "faults_papi",
+		"faults_per_page", "ns_per_fault", "dtlb_misses_per_page", "first_sample_ns",
+	};
+	struct report_csv csv;
+
+	lab_csv_open(&run->lab, &csv, columns, sizeof(columns) / sizeof(columns[0]));
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+		double pages = (double)p->size_bytes / (double)run->page;
+
+		report_csv_str(&csv, "page_faults");
+		report_csv_str(&csv, mode_names[p->mode]);
+		report_csv_u64(&csv, p->size_bytes);
+		report_csv_double(&csv, pages);
+		report_csv_u64(&csv, p->ns_per_page.nr_samples);
+		// One op = one page of the mapping.
+		report_csv_double(&csv, p->ns_per_page.median);
+		report_csv_double(&csv, p->ns_per_page.p05);
+		report_csv_double(&csv, p->ns_per_page.p95);
+		report_csv_double(&csv, faults(p));
+		report_csv_double(&csv, p->first.major);
+		report_csv_double(&csv, p->first.papi_faults);
+		report_csv_double(&csv, faults(p) / pages);
+		report_csv_double(&csv, ns_per_fault(p, pages));
+		report_csv_double(&csv, p->first.dtlb / pages);
+		report_csv_double(&csv, (double)p->first.ns);
+		lab_csv_end_row(&csv);
+	}
+	lab_csv_commit(&run->lab, &csv);
+}
+
+static void manifest_extra(struct report_file *m, void *ctx)
+{
+	const struct run *run = ctx;
+	char thp[128], around[64] = "unknown";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/defrag", "r");
+
+	read_thp(thp, sizeof(thp));
+	report_kv(m, "thp_enabled", "%s", thp);
+	if (f) {
+		if (fgets(thp, sizeof(thp), f))
+			thp[strcspn(thp, "\n")] = '\0';
+		fclose(f);
+		report_kv(m, "thp_defrag", "%s", thp);
+	}
+	f = fopen("/sys/kernel/debug/fault_around_bytes", "r");
+	if (f) {
+		if (fgets(around, sizeof(around), f))
+			around[strcspn(around, "\n")] = '\0';
+		fclose(f);
+	}
+	report_kv(m, "fault_around_bytes", "%s", around);
+	report_kv(m, "scratch_filesystem", "%s (%s)", run->fs_type, run->opt.tmpdir);
+	report_kv(m, "sizes_capped", "%s", run->capped ? "yes (a quarter of MemAvailable)" : "no");
+}
+
+// ---- setup ---------------------------------------------------------------------------------------
+
+enum { OPT_MAX_SIZE = 256, OPT_TMPDIR };
+
+static int on_option(int val, const char *arg, void *ctx)
+{
+	struct options *o = ctx;
+
+	switch (val) {
+	case OPT_MAX_SIZE:
+		return cli_arg_size("--max-size", arg, 1u << 20, 16ull << 30, &o->max_size);
+	case OPT_TMPDIR:
+		o->tmpdir = arg;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const char *fs_name(long type)
+{
+	switch (type) {
+	case 0xEF53: return "ext4";
+	case 0x01021994: return "tmpfs";
+	case 0x58465342: return "xfs";
+	case 0x9123683E: return "btrfs";
+	case 0x794C7630: return "overlayfs";
+	default: return "another file system";
+	}
+}
+
+static void plan(struct run *run)
+{
+	struct statfs fs;
+	uint64_t avail = topo_mem_available_bytes();
+
+	run->page = sysconf(_SC_PAGESIZE);
+	if (!run->opt.max_size)
+		run->opt.max_size = run->lab.opt.quick ? 8u << 20 : 256u << 20;
+	// Two mappings of the largest size can exist at once (the cow child's copy): stay under a
+	// quarter of what the machine has free.
+	if (avail && run->opt.max_size > avail / 4) {
+		run->opt.max_size = avail / 4;
+		run->capped = true;
+	}
+	for (uint64_t s = 1u << 20; s <= run->opt.max_size && run->nr_sizes < MAX_SIZES;
+	     s *= run->lab.opt.quick ? 8 : 4)
+		run->sizes[run->nr_sizes++] = s;
+	if (!run->nr_sizes)
+		die("not enough free memory for a 1 MiB mapping");
+
+	snprintf(run->scratch_dir, sizeof(run->scratch_dir), "%s/lab09.XXXXXX", run->opt.tmpdir);
+	if (!mkdtemp(run->scratch_dir))
+		die_usage("--tmpdir %s: cannot create a scratch directory there: %s", run->opt.tmpdir,
+			  strerror(errno));
+	run->dir_handle = report_temp_add(run->scratch_dir);
+	snprintf(run->scratch_file, sizeof(run->scratch_file), "%s/file", run->scratch_dir);
+	run->file_handle = report_temp_add(run->scratch_file);
+	snprintf(run->fs_type, sizeof(run->fs_type), "%s",
+		 statfs(run->scratch_dir, &fs) == 0 ? fs_name((long)fs.f_type) : "unknown");
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;
+	static const struct option options[] = {
+		{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+		{ "tmpdir", required_argument, NULL, OPT_TMPDIR },
+		{ 0 },
+	};
+	const struct cli_lab info = {
+		.name = "09-page-faults",
+		.summary = "Counts and times page faults: first touch, zero page, MAP_POPULATE, huge "
+			   "pages, file mappings from the cache and the disk, copy-on-write.",
+		.options_help = "  --max-size SIZE    largest mapping (default 256M, quick 8M)\n"
+				"  --tmpdir DIR       where the scratch file goes (default $TMPDIR or "
+				"/tmp)\n",
+		.options = options,
+		.on_option = on_option,
+		.ctx = &run.opt,
+	};
+	const char *tmp = getenv("TMPDIR");
+
+	// parse -> describe the machine
+	run.opt.tmpdir = tmp && *tmp ? tmp : "/tmp";
+	lab_init(&run.lab, &info, "Lab 9: page faults", argc, argv);
+	lab_pin_here(&run.lab);
+	counters_init(&run.counters, metrics, sizeof(metrics) / sizeof(metrics[0]));
+	lab_print_counters(&run.counters);
+
+	// prepare -> predict
+	plan(&run);
+	lab_prediction("mmap allocates nothing: every first write to a page is a fault (one per %ld-"
+		       "byte page), reading first costs two; MAP_POPULATE pays inside mmap; a huge "
+		       "page maps 512 pages per fault", run.page);
+	lab_prediction("file pages in the page cache fault cheaply (minor, several pages per "
+		       "fault), from the disk expensively (major); copy-on-write costs a page copy");
+
+	// measure
+	printf("measuring:");
+	for (size_t i = 0; i < run.nr_sizes; i++) {
+		char sz[32];
+
+		printf(" %s", cli_format_size(run.sizes[i], sz, sizeof(sz)));
+		fflush(stdout);
+		measure_size(&run, run.sizes[i]);
+	}
+	printf(" done\n");
+
+	// report
+	print_table(&run);
+	printf("\n");
+	verdicts(&run);
+	lab_note_missing_counters(&run.counters);
+	write_csv(&run);
+	lab_write_manifest(&run.lab, &run.counters, manifest_extra, &run);
+
+	// release
+	counters_release(&run.counters);
+	report_temp_remove(run.file_handle);
+	report_temp_remove(run.dir_handle);
+	lab_finish(&run.lab);
+	return 0;
+}
