@@ -4,8 +4,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 static void thread_usage(struct rusage *ru)
 {
@@ -76,6 +78,33 @@ int bench_run(const struct bench_config *config, clock_kernel_fn kernel, void *a
 	if (err)
 		return err;
 	return counter_err < 0 ? counter_err : 0;
+}
+
+uint64_t bench_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+void bench_process_memory(double *rss_bytes, double *virtual_bytes)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0, resident = 0;
+	double page = (double)sysconf(_SC_PAGESIZE);
+
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			size = resident = 0;
+		fclose(f);
+	}
+	if (rss_bytes)
+		*rss_bytes = (double)resident * page;
+	if (virtual_bytes)
+		*virtual_bytes = (double)size * page;
 }
 
 static __attribute__((noinline)) void empty_op(void)

@@ -46,6 +46,16 @@ int bench_run(const struct bench_config *config, clock_kernel_fn kernel, void *a
 double bench_call_overhead_ns(unsigned nr_samples, uint64_t min_sample_ns);
 
 /*
+ * A fast deterministic pseudo-random generator (xorshift64) for workloads: the same seed gives the
+ * same sequence on every machine, so every run and every allocator sees the same work. *state must
+ * start non-zero; returns the next value.
+ */
+uint64_t bench_rand(uint64_t *state);
+
+/* This process's resident and virtual size in bytes, from /proc/self/statm (0 if unreadable). */
+void bench_process_memory(double *rss_bytes, double *virtual_bytes);
+
+/*
  * Keeps the compiler from deleting work whose result is otherwise unused: it must assume the
  * pointed-to memory is read. Costs no instruction. (Header-only because it must inline to be free.)
  */

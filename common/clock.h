@@ -4,6 +4,7 @@
 #define COMMON_CLOCK_H
 
 #include <stdint.h>
+#include <sys/time.h>
 
 /* Nanoseconds on CLOCK_MONOTONIC (served by the vDSO on Linux, so no syscall). Never fails. */
 uint64_t clock_now_ns(void);
@@ -13,6 +14,9 @@ uint64_t clock_resolution_ns(void);
 
 /* Median cost of one clock_now_ns() call, in ns, measured over many back-to-back pairs. */
 double clock_overhead_ns(void);
+
+/* A struct timeval (getrusage's CPU times) in milliseconds. */
+double clock_timeval_ms(struct timeval tv);
 
 /* A measured kernel: runs the operation under test nr_iters times. */
 typedef void (*clock_kernel_fn)(void *arg, uint64_t nr_iters);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 void report_sanitise_id(const char *in, char *out, size_t len)
@@ -45,6 +46,23 @@ void report_machine_id(char *out, size_t len)
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		host[0] = '\0';
 	report_sanitise_id(host, out, len);
+}
+
+const char *report_fs_type(const char *path)
+{
+	struct statfs fs;
+
+	if (statfs(path, &fs) != 0)
+		return "unknown";
+	switch ((unsigned long)fs.f_type) {
+	case 0xEF53: return "ext4";	// also ext2 and ext3: one magic number
+	case 0x01021994: return "tmpfs";
+	case 0x58465342: return "xfs";
+	case 0x9123683E: return "btrfs";
+	case 0x794C7630: return "overlayfs";
+	case 0x6969: return "nfs";
+	default: return "another file system";
+	}
 }
 
 int report_make_dir(const char *path)

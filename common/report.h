@@ -24,6 +24,10 @@ void report_sanitise_id(const char *in, char *out, size_t len);
 /* The machine id: $MACHINE if set, else the host name, always sanitised. Never fails. */
 void report_machine_id(char *out, size_t len);
 
+/* The kind of file system holding path ("ext4", "tmpfs", "xfs"...; "unknown"): a scratch file on
+ * tmpfs lives in memory, which changes what file experiments measure. */
+const char *report_fs_type(const char *path);
+
 /*
  * Creates path and its parents (mode 0755) and checks that files can be created in it.
  * Returns 0 or -errno (-EACCES, -EROFS, -ENOTDIR, -ENOSPC...).

@@ -348,16 +348,6 @@ static __attribute__((noinline)) void measure_stack_array(struct run *run, struc
 	bench_escape(a);
 }
 
-static uint64_t xorshift64(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *state = x;
-}
-
 // Links nodes[] in array order, or in a random (fixed-seed, so repeatable) order.
 static struct node *link_nodes(struct node **nodes, size_t n, bool scattered)
 {
@@ -365,7 +355,7 @@ static struct node *link_nodes(struct node **nodes, size_t n, bool scattered)
 
 	if (scattered) {
 		for (size_t i = n - 1; i > 0; i--) {	// Fisher-Yates
-			size_t j = (size_t)(xorshift64(&seed) % (i + 1));
+			size_t j = (size_t)(bench_rand(&seed) % (i + 1));
 			struct node *t = nodes[i];
 
 			nodes[i] = nodes[j];

@@ -85,24 +85,6 @@ static void pool_release(struct pool *p)
 
 // ---- process memory --------------------------------------------------------------------------
 
-// Resident and virtual size of this process from /proc/self/statm, in bytes.
-static void mem_now(double *rss, double *vm)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size = 0, resident = 0;
-	double page = (double)sysconf(_SC_PAGESIZE);
-
-	if (f) {
-		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
-			size = resident = 0;
-		fclose(f);
-	}
-	if (rss)
-		*rss = (double)resident * page;
-	if (vm)
-		*vm = (double)size * page;
-}
-
 // The largest free chunk glibc holds: the biggest size in malloc_info()'s free-chunk histogram, or
 // the free top of the heap (mallinfo2's keepcost) if that is bigger.
 static double largest_free_chunk(void)
@@ -162,7 +144,7 @@ static void snapshot(struct snapshot *s)
 {
 	struct mallinfo2 mi = mallinfo2();
 
-	mem_now(&s->rss, NULL);
+	bench_process_memory(&s->rss, NULL);
 	s->heap_in_use = (double)mi.uordblks;
 	s->heap_free = (double)mi.fordblks;
 	s->mmapped = (double)mi.hblkhd;
@@ -196,7 +178,7 @@ static int classic_child(void *arg)
 		// request. Freed memory that goes back to the system makes room; holes do not.
 		struct rlimit rl;
 
-		mem_now(NULL, &vm);
+		bench_process_memory(NULL, &vm);
 		r->as_limit = vm + (double)job->large_bytes / 2;
 		rl.rlim_cur = rl.rlim_max = (rlim_t)r->as_limit;
 		if (setrlimit(RLIMIT_AS, &rl) != 0)
@@ -213,7 +195,7 @@ static int classic_child(void *arg)
 		pool_release(&pool);	// empty: the whole region goes back at once
 	snapshot(&r->snaps[SNAP_HALF_FREED]);
 	r->free_at_request = r->snaps[SNAP_HALF_FREED].heap_free;
-	mem_now(NULL, &vm);
+	bench_process_memory(NULL, &vm);
 	r->as_needed = vm + (double)job->large_bytes;
 
 	int hblks_before = (int)mallinfo2().hblks;
@@ -243,25 +225,15 @@ static int classic_child(void *arg)
 #define NR_SHORT_SLOTS 24000
 #define NR_LONG_SLOTS 8000
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 static size_t object_size(uint64_t *rng)
 {
-	uint64_t r = rng_next(rng) % 100;
+	uint64_t r = bench_rand(rng) % 100;
 
 	if (r < 70)
-		return 16 + rng_next(rng) % 240;		// 16..255 B
+		return 16 + bench_rand(rng) % 240;		// 16..255 B
 	if (r < 97)
-		return 1024 + rng_next(rng) % 7168;		// 1..8 KiB
-	return 16384 + rng_next(rng) % 49152;			// 16..64 KiB
+		return 1024 + bench_rand(rng) % 7168;		// 1..8 KiB
+	return 16384 + bench_rand(rng) % 49152;			// 16..64 KiB
 }
 
 // Size classes of the churn's pool: powers of two, 16 B to 64 KiB.
@@ -328,9 +300,9 @@ static uint64_t churn(struct churn_allocator *a, uint64_t nr_ops, struct churn_s
 		}
 		// 1 in 20 operations replaces a long-lived object; before the drain, the rest replace
 		// short-lived ones; after it, only long-lived ones are touched.
-		bool long_lived = op >= drain_at || rng_next(&rng) % 20 == 0;
-		size_t slot = long_lived ? NR_SHORT_SLOTS + rng_next(&rng) % NR_LONG_SLOTS
-					 : rng_next(&rng) % NR_SHORT_SLOTS;
+		bool long_lived = op >= drain_at || bench_rand(&rng) % 20 == 0;
+		size_t slot = long_lived ? NR_SHORT_SLOTS + bench_rand(&rng) % NR_LONG_SLOTS
+					 : bench_rand(&rng) % NR_SHORT_SLOTS;
 		if (obj[slot]) {
 			churn_free(a, obj[slot], sz[slot]);
 			live -= (double)sz[slot];
@@ -347,7 +319,7 @@ static uint64_t churn(struct churn_allocator *a, uint64_t nr_ops, struct churn_s
 			s->ops = (double)op;
 			s->ms = (double)(clock_now_ns() - start) / 1e6;
 			s->live_bytes = live;
-			mem_now(&s->rss_bytes, NULL);
+			bench_process_memory(&s->rss_bytes, NULL);
 		}
 	}
 	uint64_t elapsed = clock_now_ns() - start;

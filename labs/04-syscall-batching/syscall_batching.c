@@ -13,7 +13,6 @@
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -260,11 +259,6 @@ static uint64_t write_sample(const struct write_job *job, uint64_t *elapsed_ns)
 	return 0;
 }
 
-static double tv_ms(struct timeval tv)
-{
-	return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;
-}
-
 static void measure_write_point(struct run *run, struct point *p, const struct write_job *job)
 {
 	unsigned n = run->lab.opt.nr_reps;
@@ -293,8 +287,8 @@ static void measure_write_point(struct run *run, struct point *p, const struct w
 		p->syscalls_program = (double)calls / n;
 	// Each sample also opens and closes the file, which are not writes: syscw counts writes.
 	p->syscalls_proc_io = have_io ? (double)syscw / n : NAN;
-	p->user_ms = (tv_ms(after.ru_utime) - tv_ms(before.ru_utime)) / n;
-	p->sys_ms = (tv_ms(after.ru_stime) - tv_ms(before.ru_stime)) / n;
+	p->user_ms = (clock_timeval_ms(after.ru_utime) - clock_timeval_ms(before.ru_utime)) / n;
+	p->sys_ms = (clock_timeval_ms(after.ru_stime) - clock_timeval_ms(before.ru_stime)) / n;
 }
 
 static void measure_writes(struct run *run)
@@ -707,22 +701,9 @@ static int on_option(int val, const char *arg, void *ctx)
 	return -EINVAL;
 }
 
-static const char *fs_name(long type)
-{
-	switch (type) {
-	case 0xEF53: return "ext2/3/4";
-	case 0x01021994: return "tmpfs";
-	case 0x58465342: return "xfs";
-	case 0x9123683E: return "btrfs";
-	case 0x794C7630: return "overlayfs";
-	default: return "other";
-	}
-}
-
 static void make_scratch(struct run *run)
 {
 	struct statvfs vfs;
-	struct statfs fs;
 
 	snprintf(run->scratch_dir, sizeof(run->scratch_dir), "%s/lab04.XXXXXX", run->opt.tmpdir);
 	if (!mkdtemp(run->scratch_dir))
@@ -737,8 +718,7 @@ static void make_scratch(struct run *run)
 		die_usage("--tmpdir %s: not enough free space for --total %llu (set a smaller "
 			  "--total or another --tmpdir)", run->opt.tmpdir,
 			  (unsigned long long)run->opt.total_bytes);
-	snprintf(run->fs_type, sizeof(run->fs_type), "%s",
-		 statfs(run->scratch_dir, &fs) == 0 ? fs_name((long)fs.f_type) : "unknown");
+	snprintf(run->fs_type, sizeof(run->fs_type), "%s", report_fs_type(run->scratch_dir));
 }
 
 static void plan(struct run *run)

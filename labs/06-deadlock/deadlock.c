@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "clock.h"
 #include "die.h"
@@ -123,16 +124,6 @@ static void unlock_account(struct bank *b, unsigned a)
 	pthread_mutex_unlock(&b->acc[a].lock);
 }
 
-static uint64_t rng(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 // One transfer of a random amount between two distinct accounts, with the bank's strategy.
 static void transfer(struct bank *b, unsigned self, unsigned from, unsigned to, int64_t amount)
 {
@@ -197,12 +188,12 @@ static void *worker(void *arg)
 	pthread_getcpuclockid(pthread_self(), &b->th[w->self].cpu_clock);
 	b->th[w->self].pu = b->lab ? lab_pin_worker(b->lab, w->self) : -1;
 	while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
-		unsigned from = (unsigned)(rng(&s) % b->nr_accounts);
-		unsigned to = (unsigned)(rng(&s) % (b->nr_accounts - 1));
+		unsigned from = (unsigned)(bench_rand(&s) % b->nr_accounts);
+		unsigned to = (unsigned)(bench_rand(&s) % (b->nr_accounts - 1));
 
 		if (to >= from)
 			to++;	// distinct accounts
-		transfer(b, w->self, from, to, (int64_t)(rng(&s) % 100));
+		transfer(b, w->self, from, to, (int64_t)(bench_rand(&s) % 100));
 		atomic_fetch_add_explicit(&b->th[w->self].transfers, 1, memory_order_relaxed);
 	}
 	return NULL;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "clock.h"
 #include "die.h"
@@ -46,19 +47,9 @@ static void spin_ns(uint64_t ns)
 		;
 }
 
-static uint64_t rng(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 static uint64_t uniform(uint64_t *s, uint64_t lo, uint64_t hi)
 {
-	return hi > lo ? lo + rng(s) % (hi - lo + 1) : lo;
+	return hi > lo ? lo + bench_rand(s) % (hi - lo + 1) : lo;
 }
 
 // The delay before retry number `attempt` (0-based). Full and decorrelated jitter follow Marc
@@ -306,11 +297,6 @@ struct run {
 	size_t nr_levels;
 };
 
-static double tv_ms(struct timeval tv)
-{
-	return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;
-}
-
 static void measure(struct run *run, enum pace pace, enum strategy s, unsigned workers)
 {
 	struct run_report *r = guard_shared_alloc(sizeof(*r));
@@ -341,7 +327,7 @@ static void measure(struct run *run, enum pace pace, enum strategy s, unsigned w
 		ms[i] = (double)r->elapsed_ns / 1e6;
 		p->successes += (double)r->successes;
 		p->retries += (double)r->retries;
-		p->cpu_ms += tv_ms(g.usage.ru_utime) + tv_ms(g.usage.ru_stime);
+		p->cpu_ms += clock_timeval_ms(g.usage.ru_utime) + clock_timeval_ms(g.usage.ru_stime);
 		p->wall_ms += ms[i];
 	}
 	if (stats_compute(&p->ms, ms, n) != 0)

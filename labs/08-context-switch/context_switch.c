@@ -19,6 +19,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "clock.h"
 #include "counters.h"
@@ -181,21 +182,6 @@ struct tax_job {
 	struct tax_report *r;
 };
 
-static void mem_now(double *rss, double *vm)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size = 0, res = 0;
-	double page = (double)sysconf(_SC_PAGESIZE);
-
-	if (f) {
-		if (fscanf(f, "%lu %lu", &size, &res) != 2)
-			size = res = 0;
-		fclose(f);
-	}
-	*rss = (double)res * page;
-	*vm = (double)size * page;
-}
-
 static _Atomic uint64_t tax_requests, tax_nr_late;
 static _Atomic bool tax_stop;
 static struct tax_report *tax_r;
@@ -239,7 +225,7 @@ static int tax_child(void *arg)
 	static uint64_t first[100000];
 
 	tax_r = r;
-	mem_now(&r->base_rss, &r->base_vm);
+	bench_process_memory(&r->base_rss, &r->base_vm);
 	if (j->model == THREAD_PER_CLIENT) {
 		static pthread_t th[100000];
 
@@ -256,7 +242,7 @@ static int tax_child(void *arg)
 		}
 		struct timespec d = { 0, 0 };
 		uint64_t end = start + j->duration_ns;
-		mem_now(&r->rss_bytes, &r->vm_bytes);
+		bench_process_memory(&r->rss_bytes, &r->vm_bytes);
 		d.tv_sec = (time_t)(end / 1000000000u);
 		d.tv_nsec = (long)(end % 1000000000u);
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL);
@@ -293,7 +279,7 @@ static int tax_child(void *arg)
 				return 0;
 			}
 		}
-		mem_now(&r->rss_bytes, &r->vm_bytes);
+		bench_process_memory(&r->rss_bytes, &r->vm_bytes);
 		uint64_t end = start + j->duration_ns;
 		struct epoll_event evs[256];
 		while (clock_now_ns() < end) {

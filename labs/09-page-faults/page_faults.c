@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -525,21 +524,8 @@ static int on_option(int val, const char *arg, void *ctx)
 	return -EINVAL;
 }
 
-static const char *fs_name(long type)
-{
-	switch (type) {
-	case 0xEF53: return "ext4";
-	case 0x01021994: return "tmpfs";
-	case 0x58465342: return "xfs";
-	case 0x9123683E: return "btrfs";
-	case 0x794C7630: return "overlayfs";
-	default: return "another file system";
-	}
-}
-
 static void plan(struct run *run)
 {
-	struct statfs fs;
 	uint64_t avail = topo_mem_available_bytes();
 
 	run->page = sysconf(_SC_PAGESIZE);
@@ -564,8 +550,7 @@ static void plan(struct run *run)
 	run->dir_handle = report_temp_add(run->scratch_dir);
 	snprintf(run->scratch_file, sizeof(run->scratch_file), "%s/file", run->scratch_dir);
 	run->file_handle = report_temp_add(run->scratch_file);
-	snprintf(run->fs_type, sizeof(run->fs_type), "%s",
-		 statfs(run->scratch_dir, &fs) == 0 ? fs_name((long)fs.f_type) : "unknown");
+	snprintf(run->fs_type, sizeof(run->fs_type), "%s", report_fs_type(run->scratch_dir));
 }
 
 int main(int argc, char **argv)
