@@ -334,13 +334,19 @@ void lab_write_manifest(struct lab *lab, const struct counters *c,
 		die_errno(err, "cannot write %s/manifest.txt", lab->opt.out_dir);
 }
 
+void lab_csv_open_named(struct lab *lab, struct report_csv *csv, const char *name,
+			const char *const *columns, size_t nr_columns)
+{
+	int err = report_csv_open(csv, lab->opt.out_dir, name, columns, nr_columns);
+
+	if (err)
+		die_errno(err, "cannot write %s/%s", lab->opt.out_dir, name);
+}
+
 void lab_csv_open(struct lab *lab, struct report_csv *csv, const char *const *columns,
 		  size_t nr_columns)
 {
-	int err = report_csv_open(csv, lab->opt.out_dir, "data.csv", columns, nr_columns);
-
-	if (err)
-		die_errno(err, "cannot write %s/data.csv", lab->opt.out_dir);
+	lab_csv_open_named(lab, csv, "data.csv", columns, nr_columns);
 }
 
 void lab_csv_end_row(struct report_csv *csv)
@@ -349,21 +355,54 @@ void lab_csv_end_row(struct report_csv *csv)
 		die("data.csv: wrong number of cells in a row (a bug)");
 }
 
-void lab_csv_commit(struct lab *lab, struct report_csv *csv)
+void lab_csv_commit(struct report_csv *csv)
 {
 	int err = report_csv_commit(csv);
 
 	if (err)
-		die_errno(err, "cannot write %s/data.csv", lab->opt.out_dir);
+		die_errno(err, "cannot write %s", csv->file.path);
+}
+
+void lab_headline(struct lab *lab, const char *name, double value, const char *unit,
+		  double cross_check)
+{
+	if (lab->nr_headlines == LAB_MAX_HEADLINES)
+		return;
+	struct lab_headline *h = &lab->headlines[lab->nr_headlines++];
+
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->unit, sizeof(h->unit), "%s", unit);
+	h->value = value;
+	h->cross_check = cross_check;
+}
+
+static void write_summary(struct lab *lab)
+{
+	static const char *const columns[] = { "lab", "name", "value", "unit", "cross_check_value" };
+	struct report_csv csv;
+
+	lab_csv_open_named(lab, &csv, "summary.csv", columns, sizeof(columns) / sizeof(columns[0]));
+	for (size_t i = 0; i < lab->nr_headlines; i++) {
+		const struct lab_headline *h = &lab->headlines[i];
+
+		report_csv_str(&csv, lab->info->name);
+		report_csv_str(&csv, h->name);
+		report_csv_double(&csv, h->value);
+		report_csv_str(&csv, h->unit);
+		report_csv_double(&csv, h->cross_check);
+		lab_csv_end_row(&csv);
+	}
+	lab_csv_commit(&csv);
 }
 
 void lab_finish(struct lab *lab)
 {
+	write_summary(lab);
 	int err = report_file_commit(&lab->verdict);
 
 	if (err)
 		die_errno(err, "cannot write %s/verdict.txt", lab->opt.out_dir);
-	printf("files:    %s/ (data.csv, manifest.txt, verdict.txt)\n", lab->opt.out_dir);
+	printf("files:    %s/ (data.csv, summary.csv, manifest.txt, verdict.txt)\n", lab->opt.out_dir);
 	if (lab->allowed_pus)
 		hwloc_bitmap_free(lab->allowed_pus);
 	if (lab->have_topo)

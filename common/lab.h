@@ -8,11 +8,22 @@
 #define COMMON_LAB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "cli.h"
 #include "counters.h"
 #include "report.h"
 #include "topo.h"
+
+#define LAB_MAX_HEADLINES 16
+
+/* One headline figure for summary.csv (and the course summary, which shows the first). */
+struct lab_headline {
+	char name[64];
+	double value;
+	char unit[24];
+	double cross_check;	/* the same figure from an independent source; NAN if none */
+};
 
 struct lab {
 	const struct cli_lab *info;
@@ -28,6 +39,8 @@ struct lab {
 	double clock_overhead_ns;
 	struct report_file verdict;	/* verdict.txt, open from lab_init() to lab_finish() */
 	char command_line[512];
+	struct lab_headline headlines[LAB_MAX_HEADLINES];
+	size_t nr_headlines;
 };
 
 /*
@@ -80,9 +93,21 @@ void lab_write_manifest(struct lab *lab, const struct counters *c,
 void lab_csv_open(struct lab *lab, struct report_csv *csv, const char *const *columns,
 		  size_t nr_columns);
 void lab_csv_end_row(struct report_csv *csv);
-void lab_csv_commit(struct lab *lab, struct report_csv *csv);
+/* The same for another CSV file in the output directory (summary.csv). */
+void lab_csv_open_named(struct lab *lab, struct report_csv *csv, const char *name,
+			const char *const *columns, size_t nr_columns);
+void lab_csv_commit(struct report_csv *csv);
 
-/* Commits verdict.txt, prints where the files are, releases the topology. */
+/*
+ * Records a headline figure for summary.csv: name (snake_case, units in the unit column), value,
+ * unit, and the same figure from an independent source (PAPI, perf bench, the compiler) or NAN.
+ * The first one recorded is the lab's headline in the course summary. Extra ones beyond
+ * LAB_MAX_HEADLINES are dropped.
+ */
+void lab_headline(struct lab *lab, const char *name, double value, const char *unit,
+		  double cross_check);
+
+/* Commits verdict.txt and summary.csv, prints where the files are, releases the topology. */
 void lab_finish(struct lab *lab);
 
 #endif

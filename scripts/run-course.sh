@@ -8,16 +8,22 @@ cd "$(dirname "$0")/.." || exit 1
 mapfile -t labs < <(scripts/labs.sh built)
 summary=()
 failed=0
+args=()
+[ "${QUICK:-}" = 1 ] && args+=(--quick)
 for i in "${!labs[@]}"; do
 	name=$(basename "${labs[$i]}")
 	echo
 	echo "######## [$((i + 1))/${#labs[@]}] $name"
 	start=$(date +%s)
 	if scripts/run-lab.sh "$name"; then status=ok; else status=FAILED; failed=$((failed + 1)); fi
-	summary+=("$(printf '%-24s %-7s %5ss' "$name" "$status" "$(($(date +%s) - start))")")
+	# The headline: the first figure of the lab's summary.csv.
+	src=$(ls "${labs[$i]}"/*.c | head -n 1)
+	out=$("${BUILD:-build}/labs/$name/$(basename "$src" .c)" "${args[@]}" --print-out-dir 2>/dev/null)
+	headline=$(awk -F, 'NR == 2 { printf "%s = %.4g %s", $2, $3, $4 }' "$out/summary.csv" 2>/dev/null)
+	summary+=("$(printf '%-22s %-7s %5ss  %s' "$name" "$status" "$(($(date +%s) - start))" "${headline:--}")")
 done
 echo
 echo "######## course summary"
-printf '%-24s %-7s %6s\n' lab status time
+printf '%-22s %-7s %6s  %s\n' lab status time "headline figure"
 printf '%s\n' "${summary[@]}"
 [ "$failed" -eq 0 ]

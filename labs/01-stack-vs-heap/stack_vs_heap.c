@@ -549,6 +549,8 @@ static void verdict_stack_claim(struct run *run)
 	double malloc_small = median_ns(run, MALLOC_FREE, MODE_DYNAMIC, small);
 	double small_ratio = malloc_small / stack_small;
 
+	lab_headline(&run->lab, "malloc_free_over_stack_at_64B", small_ratio, "x", NAN);
+
 	lab_verdict(&run->lab,
 		    "'the stack is 10x faster': at %s, stack+touch %s vs malloc+free %s: %.1fx (%s)",
 		    cli_format_size(small, size_s, sizeof(size_s)),
@@ -611,6 +613,10 @@ static void verdict_mmap_switch(struct run *run)
 			    (below < GLIBC_DEFAULT_MMAP_THRESHOLD &&
 			     switch_size > GLIBC_DEFAULT_MMAP_THRESHOLD);
 
+	lab_headline(&run->lab, "mmap_switch_size", (double)switch_size, "bytes", NAN);
+	if (at)
+		lab_headline(&run->lab, "faults_per_op_at_switch", at->r.faults_per_op_rusage,
+			     "faults", at->r.counter_per_op[SLOT_FAULTS]);
 	if (below) {
 		double before = median_ns(run, MALLOC_FREE, MODE_FIXED, below);
 		double after = median_ns(run, MALLOC_FREE, MODE_FIXED, switch_size);
@@ -683,6 +689,7 @@ static void verdict_access(struct run *run)
 	bool contiguity = scattered / heap > 3;
 
 	cli_format_size(size, sz, sizeof(sz));
+	lab_headline(&run->lab, "scattered_list_over_array", scattered / heap, "x", NAN);
 	lab_verdict(&run->lab,
 		    "reading data: stack array / heap array time %.2fx (geometric mean over %u "
 		    "working sets); summing %s: heap array %.2f ns/element, list in allocation "
@@ -739,7 +746,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->heap_free_top_bytes);
 		lab_csv_end_row(&csv);
 	}
-	lab_csv_commit(&run->lab, &csv);
+	lab_csv_commit(&csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

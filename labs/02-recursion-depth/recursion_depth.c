@@ -641,6 +641,9 @@ static void verdicts(struct run *run)
 	double thread_ratio = depth_ratio(run, "thread_stack", &nr_thread);
 	double rlimit_ratio = depth_ratio(run, "rlimit_stack", &nr_rlimit);
 
+	lab_headline(&run->lab, "frame_with_1KiB_array", f1k->frame_measured, "bytes",
+		     f1k->frame_compiler);
+	lab_headline(&run->lab, "depth_over_prediction_threads", thread_ratio, "ratio", NAN);
 	lab_verdict(&run->lab,
 		    "a frame with no array takes %.0f bytes (compiler: %.0f), one with a 1 KiB array "
 		    "%.0f (compiler: %.0f): the array plus a fixed %.0f bytes of return address, saved "
@@ -674,6 +677,8 @@ static void verdicts(struct run *run)
 	const struct point *first = find(run, FAULTS, "first_descent", NAN, NAN);
 	const struct point *second = find(run, FAULTS, "second_descent", NAN, NAN);
 	double per_page = 1024.0 / (double)sysconf(_SC_PAGESIZE);
+	lab_headline(&run->lab, "stack_growth_faults_per_kib", first->faults_per_kib, "faults/KiB",
+		     first->faults_per_kib_papi);
 	lab_verdict(&run->lab,
 		    "growing the stack costs %.3f page faults per KiB on the first descent (one per "
 		    "%ld-byte page would be %.3f) and %.3f on the second: the pages stay mapped",
@@ -739,7 +744,7 @@ static void write_csv(struct run *run)
 		report_csv_str(&csv, p->outcome);
 		lab_csv_end_row(&csv);
 	}
-	lab_csv_commit(&run->lab, &csv);
+	lab_csv_commit(&csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

@@ -623,6 +623,11 @@ static void verdicts(struct run *run)
 	const struct snapshot *trim = &cl->snaps[SNAP_TRIMMED];
 	const struct snapshot *all = &cl->snaps[SNAP_ALL_FREED];
 
+	lab_headline(&run->lab, "rss_after_freeing_half", half->rss / (1 << 20), "MiB", NAN);
+	lab_headline(&run->lab, "large_request_ok_unlimited", cl->large_ok, "bool", NAN);
+	lab_headline(&run->lab, "large_request_ok_as_limited", run->limited_malloc.large_ok, "bool",
+		     NAN);
+	lab_headline(&run->lab, "large_request_ok_pool", run->limited_pool.large_ok, "bool", NAN);
 	lab_verdict(&run->lab,
 		    "the classic claim fails on 64-bit Linux: with %s free in the heap but no free "
 		    "block over %s, malloc(%s) %s%s",
@@ -649,6 +654,7 @@ static void verdicts(struct run *run)
 
 	const struct allocator_result *glibc = &run->alloc[0], *pool = &run->alloc[1];
 	if (glibc->ran && pool->ran) {
+		lab_headline(&run->lab, "glibc_churn_rss_over_live", steady_overhead(glibc), "x", NAN);
 		double g_end = glibc->series[glibc->nr_series - 1].rss_bytes;
 		double g_live = glibc->series[glibc->nr_series - 1].live_bytes;
 		lab_verdict(&run->lab,
@@ -733,7 +739,7 @@ static void write_csv(struct run *run)
 			lab_csv_end_row(&csv);
 		}
 	}
-	lab_csv_commit(&run->lab, &csv);
+	lab_csv_commit(&csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

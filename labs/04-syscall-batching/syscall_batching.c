@@ -509,6 +509,7 @@ static void verdict_entry(struct run *run)
 	double vdso = find(run, VDSO_CLOCK, 0)->ns.median;
 	const struct point *sys = find(run, RAW_SYSCALL, 0);
 
+	lab_headline(&run->lab, "null_syscall", sys->ns.median, "ns", sys->perf_bench_ns);
 	lab_verdict(&run->lab,
 		    "one kernel entry (syscall(SYS_getppid)) costs %s: %.0fx a function call (%s) "
 		    "and %.0fx a clock_gettime answered by the vDSO (%s)%s",
@@ -571,6 +572,9 @@ static void verdict_file(struct run *run)
 	uint64_t at = knee(run, WRITE_FILE, top);
 	double speedup = top / mb_per_s(one, one->ns.median);
 	double model_bytes = 9 * one->ns.median * top * 1e-3;	// MB/s x 1e-3 = bytes per ns
+
+	lab_headline(&run->lab, "file_write_batching_speedup", speedup, "x", NAN);
+	lab_headline(&run->lab, "file_write_plateau", top, "MB/s", NAN);
 
 	lab_verdict(&run->lab,
 		    "write(2) to a file (%s): %.1f MB/s with %s writes, %.0f MB/s at the plateau: "
@@ -657,7 +661,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->perf_bench_ns);
 		lab_csv_end_row(&csv);
 	}
-	lab_csv_commit(&run->lab, &csv);
+	lab_csv_commit(&csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

@@ -361,7 +361,7 @@ static unsigned drop_distance(const struct run *run, int rel)
 
 static void verdicts(struct run *run)
 {
-	bool any_pair = false;
+	bool any_pair = false, any_pair_recorded = false;
 
 	for (int rel = TOPO_SMT_SIBLINGS; rel < TOPO_NR_RELATIONS; rel++) {
 		if (!run->have_pair[rel])
@@ -377,6 +377,12 @@ static void verdicts(struct run *run)
 			apad = find(run, DISTANCE, "atomic", rel, 64);
 		double ratio = packed->ns.median / padded->ns.median;
 		unsigned drop = drop_distance(run, rel);
+
+		if (!any_pair_recorded) {	// the nearest two-PU placement is the headline
+			lab_headline(&run->lab, "false_sharing_cost", ratio, "x", NAN);
+			lab_headline(&run->lab, "cost_drop_distance", drop, "bytes", run->line);
+			any_pair_recorded = true;
+		}
 
 		lab_verdict(&run->lab,
 			    "%s (PUs %d and %d): neighbours 4 bytes apart cost %.2f ns per increment, "
@@ -412,6 +418,9 @@ static void verdicts(struct run *run)
 			 run->lab.nr_allowed_pus);
 	const struct point *same = find(run, DISTANCE, "plain", TOPO_SAME_PU, 4);
 	const struct point *same_pad = find(run, DISTANCE, "plain", TOPO_SAME_PU, 64);
+	if (same && same_pad)
+		lab_headline(&run->lab, "same_pu_packed_over_padded",
+			     same->ns.median / same_pad->ns.median, "x", NAN);
 	if (same && same_pad)
 		lab_verdict(&run->lab,
 			    "same PU: packed %.2f ns, padded %.2f ns (%.1fx): two threads taking turns on "
@@ -481,7 +490,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->per_op[1]);
 		lab_csv_end_row(&csv);
 	}
-	lab_csv_commit(&run->lab, &csv);
+	lab_csv_commit(&csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

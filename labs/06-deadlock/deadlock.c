@@ -514,7 +514,8 @@ static void measure_order_checker(struct run *run)
 			die("out of memory");
 		b.order = &g;
 		arg = (struct worker_arg){ &b, 0 };
-		pthread_create(&b.th[0].thread, NULL, worker, &arg);
+		if (pthread_create(&b.th[0].thread, NULL, worker, &arg) != 0)
+			die("cannot create a thread");
 		struct timespec d = { 0, 20 * 1000 * 1000 };
 		nanosleep(&d, NULL);
 		atomic_store(&b.stop, true);
@@ -646,6 +647,8 @@ static void print_and_verdict(struct run *run)
 	}
 	const struct point *few = find(run, "deadlock", NAIVE, 2, 0);
 	const struct point *many = find(run, "deadlock", NAIVE, 1024, 0);
+	lab_headline(&run->lab, "ms_to_deadlock_2_accounts", few->ms_to_deadlock, "ms", NAN);
+	lab_headline(&run->lab, "deadlocked_runs", dl, "runs", att);
 	lab_verdict(&run->lab,
 		    "the naive bank deadlocked in %u of %u runs: after %.1f ms with 2 accounts, %.1f "
 		    "ms with 1024 (fewer collisions, later cycle)%s",
@@ -673,6 +676,7 @@ static void print_and_verdict(struct run *run)
 	const struct point *ot = find(run, "threads", ORDERED, 0, top);
 	const struct point *tt = find(run, "threads", TRYLOCK, 0, top);
 	const struct point *gt = find(run, "threads", GLOBAL, 0, top);
+	lab_headline(&run->lab, "ordered_transfers_per_s", ot->tps.median, "transfers/s", NAN);
 	lab_verdict(&run->lab,
 		    "with %u threads on 64 accounts: ordered %.2fM transfers/s (%.1fx one thread), "
 		    "try-lock %.2fM, one global lock %.2fM; the money was all there after every "
@@ -716,7 +720,7 @@ static void write_csv(struct run *run)
 		report_csv_str(&csv, p->pus);
 		lab_csv_end_row(&csv);
 	}
-	lab_csv_commit(&run->lab, &csv);
+	lab_csv_commit(&csv);
 }
 
 // ---- setup ---------------------------------------------------------------------------------------

@@ -396,6 +396,8 @@ static void print_and_verdict(struct run *run)
 	for (enum strategy s = IMMEDIATE; s <= EXPONENTIAL; s++)
 		nr_stuck += stuck(find(run, LOCKSTEP, s, w));
 	snprintf(buf, sizeof(buf), "%.0f jobs done", imm->successes / imm->runs);
+	lab_headline(&run->lab, "lockstep_strategies_livelocked", nr_stuck, "of 3", NAN);
+	lab_headline(&run->lab, "full_jitter_completion", full->ms.median, "ms", NAN);
 	lab_verdict(&run->lab,
 		    "in lockstep, %u workers: immediate retry, a fixed delay and exponential backoff "
 		    "all livelocked (%u of 3 stopped by the watchdog; immediate retry: %s, %.0f "
@@ -462,7 +464,7 @@ static void write_csv(struct run *run)
 		report_csv_str(&csv, p->pus);
 		lab_csv_end_row(&csv);
 	}
-	lab_csv_commit(&run->lab, &csv);
+	lab_csv_commit(&csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

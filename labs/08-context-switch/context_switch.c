@@ -650,6 +650,12 @@ static void verdicts(struct run *run)
 		vm = !strncmp(line, "flags", 5) && strstr(line, " hypervisor");
 	if (f)
 		fclose(f);
+	const struct switch_point *tp = find_switch(run, THREADS, PIPE, true);
+	lab_headline(&run->lab, "same_cpu_switch_threads_pipe", tp->ns_per_switch.median, "ns",
+		     tp->perf_bench_ns);
+	if (two)
+		lab_headline(&run->lab, "two_cpu_handoff_threads_futex", two->ns_per_switch.median,
+			     "ns", NAN);
 	lab_verdict(&run->lab,
 		    "a switch between two threads on one CPU costs %.0f ns (%.0f ns net of the futex "
 		    "calls), between processes over a pipe %.0f ns; sched_yield to a runnable thread "
@@ -773,7 +779,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, t->vm_per_client);
 		lab_csv_end_row(&csv);
 	}
-	lab_csv_commit(&run->lab, &csv);
+	lab_csv_commit(&csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

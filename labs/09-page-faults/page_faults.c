@@ -401,6 +401,10 @@ static void verdicts(struct run *run)
 	const struct point *cow = at(run, COW_CHILD);
 
 	cli_format_size(size, sz, sizeof(sz));
+	lab_headline(&run->lab, "first_write_fault", ns_per_fault(w, pages), "ns", NAN);
+	lab_headline(&run->lab, "first_write_faults_per_page", faults(w) / pages, "faults",
+		     w->first.papi_faults / pages);
+	lab_headline(&run->lab, "cow_fault", ns_per_fault(cow, pages), "ns", NAN);
 	lab_verdict(&run->lab,
 		    "memory is allocated at the first touch: writing %s of fresh mmap took %.0f "
 		    "faults for %.0f pages (%.3f per page), %.0f ns per fault; PAPI counted %.0f",
@@ -478,7 +482,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, (double)p->first.ns);
 		lab_csv_end_row(&csv);
 	}
-	lab_csv_commit(&run->lab, &csv);
+	lab_csv_commit(&csv);
 }
 
 static void manifest_extra(struct report_file *m, void *ctx)

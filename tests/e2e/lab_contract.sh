@@ -40,8 +40,11 @@ contract() {	# LAB_DIR
 	check "$name: nothing written in the working directory" test -z "$(ls -A "$cwd")"
 
 	# Output files: exactly the expected ones, no temporaries.
-	check "$name: writes data.csv, manifest.txt, verdict.txt and nothing else" \
-		test "$(cd "$out" && ls -A | sort | tr '\n' ' ')" = "data.csv manifest.txt verdict.txt "
+	check "$name: writes data.csv, manifest.txt, summary.csv, verdict.txt and nothing else" \
+		test "$(cd "$out" && ls -A | sort | tr '\n' ' ')" = "data.csv manifest.txt summary.csv verdict.txt "
+	check "$name: summary.csv has its header and a numeric headline figure" \
+		awk -F, 'NR == 1 && $0 != "lab,name,value,unit,cross_check_value" { bad = 1 }
+			 NR == 2 && $3 !~ /^-?[0-9.e+]+$/ { bad = 1 } END { exit bad || NR < 2 }' "$out/summary.csv"
 	check "$name: verdict.txt matches the printed verdict" \
 		diff <(sed -n 's/^verdict: //p' "$scratch/$name.stdout") "$out/verdict.txt"
 
