@@ -77,7 +77,8 @@ $(FLAGS_STAMP): FORCE
 FORCE:
 
 # ---- targets --------------------------------------------------------------------------------------
-.PHONY: help deps doctor all labs check-deps test unit-tests course clean clean-results list
+.PHONY: help deps doctor all labs check-deps test unit-tests course bundle import clean \
+	clean-results list
 
 help:
 	@echo "Memory and OS lab course. Quick start: make deps lab-1"
@@ -85,7 +86,9 @@ help:
 	@echo "  make deps          install what is missing (compiler, PAPI, hwloc, gnuplot, cmocka)"
 	@echo "  make doctor        what this machine can measure, and how to enable what it cannot"
 	@echo "  make lab-N         build and run lab N (also lab-0N, lab-<name>), then plot it"
-	@echo "  make course        run every lab in order"
+	@echo "  make course        run every lab in order, then a table of headline figures"
+	@echo "  make bundle        pack this machine's results into results/<machine>.tar.gz"
+	@echo "  make import BUNDLE=file.tar.gz   unpack another machine's bundle into results/"
 	@echo "  make list          list the labs"
 	@echo "  make all           build everything without running"
 	@echo "  make test          build with -Werror, run unit and end-to-end tests"
@@ -143,6 +146,12 @@ lab-%: labs
 
 course: labs
 	$(Q)scripts/run-course.sh
+
+bundle: labs
+	$(Q)scripts/bundle.sh
+
+import:
+	$(Q)scripts/import.sh "$(BUNDLE)"
 
 # Tests build in their own directory with warnings as errors, so a learner's build is not redone.
 test:

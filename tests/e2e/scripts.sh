@@ -36,7 +36,7 @@ check "labs.sh resolves 1, 01, stack-vs-heap and 01-stack-vs-heap alike" \
 
 make --no-print-directory help >"$scratch/help"
 missing=""
-for target in deps doctor lab-N course list all test clean clean-results; do
+for target in deps doctor lab-N course bundle import list all test clean clean-results; do
 	grep -q "make $target " "$scratch/help" || missing="$missing $target"
 done
 check "make help names every target${missing:+ (missing:$missing)}" test -z "$missing"
