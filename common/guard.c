@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdnoreturn.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ static void reset_signal_handlers(void)
 }
 
 static noreturn void run_child(int (*fn)(void *), void *arg, const struct guard_limits *limits,
-			       pid_t parent)
+			       pid_t parent, const sigset_t *mask)
 {
 	struct rlimit no_core = { 0, 0 };
 
@@ -57,6 +58,7 @@ static noreturn void run_child(int (*fn)(void *), void *arg, const struct guard_
 	if (getppid() != parent)
 		_exit(127);
 	reset_signal_handlers();
+	(void)pthread_sigmask(SIG_SETMASK, mask, NULL);	// the parent blocked some around fork()
 	(void)setrlimit(RLIMIT_CORE, &no_core);	// a deliberate crash leaves no core file
 	set_limit(RLIMIT_AS, limits->max_as_bytes);
 	set_limit(RLIMIT_STACK, limits->max_stack_bytes);
@@ -165,16 +167,26 @@ int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits
 	fflush(NULL);	// or the child's exit would print our buffered output twice
 	uint64_t start = clock_now_ns();
 	forward_signals(true);
+	// Block the forwarded signals until the child's pid is recorded: one that arrives while fork()
+	// copies a large address space is delivered as fork() returns, and the handler must then
+	// know whom to kill and reap.
+	sigset_t block, old;
+	sigemptyset(&block);
+	for (size_t i = 0; i < NR_FORWARDED; i++)
+		sigaddset(&block, forwarded[i]);
+	(void)pthread_sigmask(SIG_BLOCK, &block, &old);	// cannot fail with valid arguments
 	pid_t pid = fork();
 	if (pid < 0) {
 		int err = -errno;
 
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 		forward_signals(false);
 		return err;
 	}
 	if (pid == 0)
-		run_child(fn, arg, limits, parent);
+		run_child(fn, arg, limits, parent, &old);
 	running_child = pid;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	uint64_t deadline = limits->timeout_ms ? start + limits->timeout_ms * 1000000 : 0;
 	bool timed_out = !wait_until(pid, deadline);
