@@ -63,7 +63,7 @@ static int usable_cpus(void)
 	return CPU_COUNT(&set);
 }
 
-static bool running_in_vm(void)
+bool lab_in_vm(void)
 {
 	FILE *f = fopen("/proc/cpuinfo", "r");
 	char line[4096];
@@ -117,7 +117,7 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	else
 		snprintf(lab->machine_line, sizeof(lab->machine_line),
 			 "unknown (hwloc could not load the topology: %s)", strerror(-err));
-	printf("machine:  %s%s\n", lab->machine_line, running_in_vm() ? " | virtual machine" : "");
+	printf("machine:  %s%s\n", lab->machine_line, lab_in_vm() ? " | virtual machine" : "");
 	int usable = usable_cpus();
 	if (lab->have_topo && usable > 0 && (unsigned)usable < topo_nr_pus(&lab->topo))
 		printf("cpus:     this process may run on %d of the %u PUs (taskset or a cpuset "
@@ -256,7 +256,7 @@ static void manifest_machine(struct report_file *m, const struct lab *lab)
 		report_kv(m, "nr_cpu_kinds", "%u", topo_nr_cpu_kinds(&lab->topo));
 	}
 	report_kv(m, "usable_cpus", "%d", usable_cpus());
-	report_kv(m, "virtual_machine", "%s", running_in_vm() ? "yes" : "no");
+	report_kv(m, "virtual_machine", "%s", lab_in_vm() ? "yes" : "no");
 	report_kv(m, "mem_available_bytes", "%llu",
 		  (unsigned long long)topo_mem_available_bytes());
 	if (uname(&u) == 0)

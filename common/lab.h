@@ -61,6 +61,9 @@ void lab_pin_here(struct lab *lab);
  */
 int lab_pin_worker(const struct lab *lab, unsigned index);
 
+/* True when the CPU reports it runs under a hypervisor (the "hypervisor" flag in /proc/cpuinfo). */
+bool lab_in_vm(void);
+
 /* Prints which metrics are counted and, one line each, why the others are not. */
 void lab_print_counters(const struct counters *c);
 

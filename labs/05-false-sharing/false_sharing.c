@@ -397,17 +397,10 @@ static void verdicts(struct run *run)
 						      "pairs lines, or the line is 128 B)"
 						    : "");
 		if (ratio < 1.3) {
-			bool vm = false;
-			FILE *f = fopen("/proc/cpuinfo", "r");
-			char line[4096];
-			while (f && !vm && fgets(line, sizeof(line), f))
-				vm = !strncmp(line, "flags", 5) && strstr(line, " hypervisor");
-			if (f)
-				fclose(f);
 			lab_note("%s: the effect is under 1.3x. Likely: %s", topo_relation_name(rel),
 				 rel == TOPO_SMT_SIBLINGS
 					 ? "SMT siblings share one L1, so their line never moves"
-				 : vm ? "a VM whose two vCPUs run on one physical core, or a host "
+				 : lab_in_vm() ? "a VM whose two vCPUs run on one physical core, or a host "
 					"that moves them; run on bare metal to see it"
 				      : "a CPU that keeps such lines close; compare the atomic rows");
 		}

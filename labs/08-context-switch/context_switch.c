@@ -642,14 +642,6 @@ static void verdicts(struct run *run)
 	const struct switch_point *two = find_switch(run, THREADS, FUTEX, false);
 	const struct switch_point *pipe_same = find_switch(run, PROCESSES, PIPE, true);
 	const struct switch_point *yield = find_switch(run, THREADS, YIELD, true);
-	bool vm = false;
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[4096];
-
-	while (f && !vm && fgets(line, sizeof(line), f))
-		vm = !strncmp(line, "flags", 5) && strstr(line, " hypervisor");
-	if (f)
-		fclose(f);
 	const struct switch_point *tp = find_switch(run, THREADS, PIPE, true);
 	lab_headline(&run->lab, "same_cpu_switch_threads_pipe", tp->ns_per_switch.median, "ns",
 		     tp->perf_bench_ns);
@@ -669,7 +661,7 @@ static void verdicts(struct run *run)
 			    "%s",
 			    two->ns_per_switch.median, two->ns_per_switch.median / same->ns_per_switch.median,
 			    two->ns_per_switch.median > same->ns_per_switch.median
-				    ? vm ? ": slower, because the waiting vCPU halts when idle and must be "
+				    ? lab_in_vm() ? ": slower, because the waiting vCPU halts when idle and must be "
 					   "woken through the host (on bare metal with a busy partner it is "
 					   "usually faster)"
 					 : ": slower, because the idle partner CPU must be woken from a "

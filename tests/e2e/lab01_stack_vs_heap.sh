@@ -89,14 +89,8 @@ check "the verdict gives the mmap switch" grep -q 'malloc switched to mmap betwe
 check "the manifest records the fixed threshold and the glibc version" \
 	grep -q '^fixed_mmap_threshold_bytes: 131072' "$out/manifest.txt"
 
-# Lab options are validated like the shared ones.
-for args in "--min-size 8" "--max-size 1T" "--min-size 1M --max-size 64K" "--max-size abc"; do
-	# shellcheck disable=SC2086 # split on purpose
-	"$bin" $args --quick --out "$scratch/bad" >/dev/null 2>"$scratch/err"
-	st=$?
-	check "'$args' -> exit 2 with one line" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
-	check "'$args' leaves no temporary file" test -z "$(find "$scratch/bad" -name '*tmp*' 2>/dev/null)"
-done
+# Bad options of the lab's own: one line, exit 2, nothing left behind.
+check_bad_args "$bin" "--min-size 8" "--max-size 1T" "--min-size 1M --max-size 64K" "--max-size abc"
 "$bin" --quick --min-size 1K --max-size 64K --out "$scratch/narrow" >/dev/null 2>&1
 check "--min-size/--max-size narrow the sweep (1 KiB..64 KiB, 4 sizes)" \
 	test "$(awk -F, '$2 == "stack_touch"' "$scratch/narrow/data.csv" | wc -l)" -eq 4

@@ -97,13 +97,8 @@ check "build-then-write peaks at least 3.5 MiB above the 64 KiB buffer ($all vs 
 	awk -v a="$all" -v b="$fixed" 'BEGIN { exit !(a - b >= 3584) }'
 check "five verdict lines or more" test "$(wc -l <"$out/verdict.txt")" -ge 5
 
-# Bad options: one line, exit 2, nothing left in TMPDIR.
-for args in "--total 1" "--total 2G" "--max-buffer 0" "--tmpdir /nonexistent/dir"; do
-	# shellcheck disable=SC2086 # split on purpose
-	TMPDIR=$scratch/tmp "$bin" $args --quick --out "$scratch/bad" >/dev/null 2>"$scratch/err"
-	st=$?
-	check "'$args' -> exit 2 with one line" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
-done
+# Bad options of the lab's own: one line, exit 2, nothing left behind.
+check_bad_args "$bin" "--total 1" "--total 2G" "--max-buffer 0" "--tmpdir /nonexistent/dir"
 
 # Ctrl-C in the middle of the full run: the scratch directory goes too.
 mkdir -p "$scratch/int"

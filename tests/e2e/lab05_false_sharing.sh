@@ -56,9 +56,5 @@ taskset -c 0 "$bin" --quick --out "$scratch/one" >"$scratch/one.stdout" 2>&1
 check "with one usable PU the run still exits 0" test $? -eq 0
 check "... and says it needs two PUs" grep -q 'false sharing needs two' "$scratch/one.stdout"
 check "... and writes data.csv with the same-PU rows" grep -q '^distance,plain,same-pu,' "$scratch/one/data.csv"
-for args in "--max-threads 1" "--max-threads 65" "--max-threads two"; do
-	# shellcheck disable=SC2086 # split on purpose
-	"$bin" $args --quick --out "$scratch/bad" >/dev/null 2>"$scratch/err"
-	st=$?
-	check "'$args' -> exit 2 with one line" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
-done
+# Bad options of the lab's own: one line, exit 2, nothing left behind.
+check_bad_args "$bin" "--max-threads 1" "--max-threads 65" "--max-threads two"

@@ -57,9 +57,5 @@ taskset -c 0 "$bin" --quick --out "$scratch/one" >"$scratch/one.stdout" 2>&1
 check "on one CPU the run still exits 0" test $? -eq 0
 check "... says the cross-CPU hand-off could not be measured" grep -q 'only one usable CPU' "$scratch/one.stdout"
 check "... and has no two-CPU rows" test "$(grep -c ',two_cpus,' "$scratch/one/data.csv")" -eq 0
-for args in "--max-clients 0" "--max-clients lots"; do
-	# shellcheck disable=SC2086 # split on purpose
-	"$bin" $args --quick --out "$scratch/bad" >/dev/null 2>"$scratch/err"
-	st=$?
-	check "'$args' -> exit 2 with one line" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
-done
+# Bad options of the lab's own: one line, exit 2, nothing left behind.
+check_bad_args "$bin" "--max-clients 0" "--max-clients lots"

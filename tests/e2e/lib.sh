@@ -25,6 +25,22 @@ check() {
 # quiet COMMAND...: runs it with its output discarded (it must not mix with the result lines).
 quiet() { "$@" >/dev/null 2>&1; }
 
+# check_bad_args BIN ARGS...: each ARGS string (split on blanks) is a bad command line: the lab
+# must answer with exit status 2 and exactly one line on stderr, and leave no temporary file.
+check_bad_args() {
+	local bin=$1 args st
+	shift
+	for args in "$@"; do
+		# shellcheck disable=SC2086 # split on purpose
+		"$bin" $args --quick --out "$scratch/bad" >/dev/null 2>"$scratch/bad.err"
+		st=$?
+		check "'$args' -> exit 2 with one line (got $st, $(wc -l <"$scratch/bad.err") lines)" \
+			test "$st" -eq 2 -a "$(wc -l <"$scratch/bad.err")" -eq 1
+		check "'$args' leaves no temporary file" \
+			test -z "$(find "$scratch/bad" -name '*tmp*' 2>/dev/null)"
+	done
+}
+
 # The program of a lab directory: labs/NN-name/prog.c -> $BUILD/labs/NN-name/prog
 lab_binary() {
 	local src
