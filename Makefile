@@ -77,8 +77,8 @@ $(FLAGS_STAMP): FORCE
 FORCE:
 
 # ---- targets --------------------------------------------------------------------------------------
-.PHONY: help deps doctor all labs check-deps test unit-tests course bundle import clean \
-	clean-results list
+.PHONY: help deps doctor all labs check-deps test unit-tests course bundle import compare report \
+	clean clean-results list
 
 help:
 	@echo "Memory and OS lab course. Quick start: make deps lab-1"
@@ -89,6 +89,8 @@ help:
 	@echo "  make course        run every lab in order, then a table of headline figures"
 	@echo "  make bundle        pack this machine's results into results/<machine>.tar.gz"
 	@echo "  make import BUNDLE=file.tar.gz   unpack another machine's bundle into results/"
+	@echo "  make compare [LAB=N]  one plot per figure, one line per machine in results/"
+	@echo "  make report        results/report/index.html: every machine, every lab, one page"
 	@echo "  make list          list the labs"
 	@echo "  make all           build everything without running"
 	@echo "  make test          build with -Werror, run unit and end-to-end tests"
@@ -152,6 +154,12 @@ bundle: labs
 
 import:
 	$(Q)scripts/import.sh "$(BUNDLE)"
+
+compare:
+	$(Q)scripts/compare.sh $(LAB)
+
+report:
+	$(Q)scripts/report.sh
 
 # Tests build in their own directory with warnings as errors, so a learner's build is not redone.
 test:

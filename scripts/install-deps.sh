@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Installs what the course needs (compiler, make, pkg-config, PAPI, hwloc, gnuplot, cmocka, strace)
 # with the distribution's package manager, and, where the distribution packages them, the optional
-# extras: perf (Lab 4's cross-check) and jemalloc, mimalloc and tcmalloc (Lab 3). Fast and quiet when
+# extras: perf (Lab 4's cross-check), jemalloc, mimalloc and tcmalloc (Lab 3), and the tools the tests
+# use where they are present: Chromium (headless, to load make report's page), valgrind, cppcheck,
+# clang-tidy and shellcheck; without them those tests are skipped with the reason. Fast and quiet when
 # everything is already there; safe to re-run.
 # Usage: scripts/install-deps.sh [--check]   (--check: only report what is missing, exit 1 if any)
 set -euo pipefail
@@ -38,6 +40,11 @@ find_optional() {
 	want_optional libmimalloc2.0 have_lib libmimalloc.so.2
 	want_optional libtcmalloc-minimal4 have_lib libtcmalloc_minimal.so.4
 	want_optional linux-perf have_cmd perf
+	want_optional chromium have_cmd chromium
+	want_optional valgrind have_cmd valgrind
+	want_optional cppcheck have_cmd cppcheck
+	want_optional clang-tidy have_cmd clang-tidy
+	want_optional shellcheck have_cmd shellcheck
 }
 find_optional
 

@@ -328,6 +328,7 @@ static int deadlock_child(void *arg)
 		}
 		if ((now - start) / 1000000 > job->give_up_ms) {
 			r->transfers = n;
+			describe_pus(&b, r->pus, sizeof(r->pus));
 			return 0;	// no deadlock this time: the parent records that
 		}
 	}
@@ -481,11 +482,11 @@ static void measure_deadlocks(struct run *run)
 				die("the deadlock child did not end as planned: %s",
 				    guard_describe(&g, why, sizeof(why)));
 			p->attempts++;
+			snprintf(p->pus, sizeof(p->pus), "%s", r->pus);
 			if (!r->deadlocked)
 				continue;
 			p->deadlocks++;
 			ms[nr_ms++] = r->ms_to_deadlock;
-			snprintf(p->pus, sizeof(p->pus), "%s", r->pus);
 			cpu += r->stuck_cpu_ms;
 			if (!run->have_example && r->cycle_len >= 2) {
 				run->example = *r;

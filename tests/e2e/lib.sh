@@ -57,3 +57,18 @@ trap 'rm -rf "$scratch"' EXIT
 
 # The value of column NAME in a CSV header line.
 csv_col() { tr ',' '\n' <<<"$1" | grep -nx "$2" | cut -d: -f1; }
+
+# path_without CMD...: a PATH under which the named commands are missing and everything else is
+# there (symbolic links in a scratch directory), to test what a machine without them sees.
+path_without() {
+	local bin=$scratch/path-without-$1 dir f
+	mkdir -p "$bin"
+	IFS=: read -ra dirs <<<"$PATH"
+	for dir in "${dirs[@]}"; do
+		for f in "$dir"/*; do
+			[ -x "$f" ] && [ ! -e "$bin/${f##*/}" ] && ln -s "$f" "$bin/${f##*/}"
+		done
+	done
+	for f in "$@"; do rm -f "$bin/$f"; done
+	echo "$bin"
+}
