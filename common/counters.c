@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 // Candidates per metric, most portable first. Presets are missing on many current CPUs (Zen 4,
 // hybrid Intel), hence the perf:: generic events. ":u=1:k=1" asks for kernel-mode counting, which
@@ -142,19 +143,30 @@ const char *counters_library_status(void)
 static void explain(struct counters_slot *s)
 {
 	int paranoid = counters_paranoid_level();
-	const char *hw = s->metric == COUNTERS_PAGE_FAULTS ||
-			 s->metric == COUNTERS_CONTEXT_SWITCHES ? "sw" : "hw";
+	bool hardware = s->metric != COUNTERS_PAGE_FAULTS && s->metric != COUNTERS_CONTEXT_SWITCHES;
 
 	if (library_error) {
 		snprintf(s->reason, sizeof(s->reason), "PAPI cannot count anything here (see above)");
+	} else if (hardware && !counters_have_hw_pmu()) {
+		snprintf(s->reason, sizeof(s->reason),
+			 "no hardware PMU visible (a VM without counter passthrough?); enable: "
+			 "give the guest a PMU, e.g. KVM/QEMU -cpu host,pmu=on, or use bare metal");
+	} else if (s->papi_error == PAPI_EPERM && (geteuid() == 0 || paranoid <= 1)) {
+		// The sysctl allows this process, so something else refused: in practice a container's
+		// seccomp profile (Docker's default blocks perf_event_open) or an LSM.
+		snprintf(s->reason, sizeof(s->reason),
+			 "perf_event_open refused although perf_event_paranoid=%d allows it (a container "
+			 "or seccomp filter?); enable: allow perf_event_open, e.g. docker --cap-add "
+			 "PERFMON with a seccomp profile that permits it, or run outside the container",
+			 paranoid);
+	} else if (s->papi_error == PAPI_EPERM && paranoid >= 3) {
+		snprintf(s->reason, sizeof(s->reason),
+			 "not permitted to users at perf_event_paranoid=%d; enable: "
+			 "sudo sysctl kernel.perf_event_paranoid=1, or run as root", paranoid);
 	} else if (s->papi_error == PAPI_EPERM) {
 		snprintf(s->reason, sizeof(s->reason),
 			 "not permitted at perf_event_paranoid=%d (kernel-mode counting); enable: "
 			 "sudo sysctl kernel.perf_event_paranoid=1, or run as root", paranoid);
-	} else if (!strcmp(hw, "hw") && !counters_have_hw_pmu()) {
-		snprintf(s->reason, sizeof(s->reason),
-			 "no hardware PMU visible (a VM without counter passthrough?); enable: "
-			 "give the guest a PMU, e.g. KVM/QEMU -cpu host,pmu=on, or use bare metal");
 	} else if (s->papi_error == PAPI_ECNFLCT || s->papi_error == PAPI_ECOUNT) {
 		snprintf(s->reason, sizeof(s->reason),
 			 "cannot be counted together with the others (too few counters)");

@@ -79,7 +79,9 @@ int report_make_dir(const char *path)
 		char saved = *p;
 
 		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		if (mkdir(buf, 0755) == 0)
+			report_temp_add(buf);	// removed at exit if still empty (a run that failed)
+		else if (errno != EEXIST)
 			return -errno;
 		*p = saved;
 		if (saved == '\0')
@@ -193,17 +195,23 @@ int report_file_open(struct report_file *rf, const char *dir, const char *name)
 {
 	memset(rf, 0, sizeof(*rf));
 	rf->slot = -1;
+	rf->fd = -1;
 	if (snprintf(rf->path, sizeof(rf->path), "%s/%s", dir, name) >= (int)sizeof(rf->path) ||
 	    snprintf(rf->tmp_path, sizeof(rf->tmp_path), "%s/.%s.tmp.%d", dir, name,
 		     (int)getpid()) >= (int)sizeof(rf->tmp_path))
 		return -ENAMETOOLONG;
 	rf->slot = report_temp_add(rf->tmp_path);	// on -ENOSPC: written, just not cleaned up
-	rf->f = fopen(rf->tmp_path, "w");
-	if (!rf->f) {
+	rf->fd = open(rf->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (rf->fd < 0) {
 		int err = -errno;
 
 		report_file_abort(rf);
 		return err;
+	}
+	rf->f = open_memstream(&rf->buf, &rf->len);
+	if (!rf->f) {
+		report_file_abort(rf);
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -212,6 +220,22 @@ static void release_slot(struct report_file *rf)
 {
 	temp_forget(rf->slot);
 	rf->slot = -1;
+}
+
+// Writes all of buf, or returns -errno (-ENOSPC on a full disk).
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 int report_file_commit(struct report_file *rf)
@@ -223,8 +247,15 @@ int report_file_commit(struct report_file *rf)
 	if (ferror(rf->f))
 		err = -EIO;
 	if (fclose(rf->f) != 0 && !err)
-		err = -errno;
+		err = -errno;	// open_memstream: only -ENOMEM
 	rf->f = NULL;
+	if (!err)
+		err = write_all(rf->fd, rf->buf, rf->len);
+	if (close(rf->fd) != 0 && !err)
+		err = -errno;	// some file systems report a full disk only here
+	rf->fd = -1;
+	free(rf->buf);
+	rf->buf = NULL;
 	if (!err && rename(rf->tmp_path, rf->path) != 0)
 		err = -errno;
 	if (err)
@@ -238,6 +269,12 @@ void report_file_abort(struct report_file *rf)
 	if (rf->f) {
 		fclose(rf->f);
 		rf->f = NULL;
+	}
+	free(rf->buf);
+	rf->buf = NULL;
+	if (rf->fd >= 0) {
+		close(rf->fd);
+		rf->fd = -1;
 		unlink(rf->tmp_path);
 	}
 	release_slot(rf);

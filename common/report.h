@@ -29,7 +29,9 @@ void report_machine_id(char *out, size_t len);
 const char *report_fs_type(const char *path);
 
 /*
- * Creates path and its parents (mode 0755) and checks that files can be created in it.
+ * Creates path and its parents (mode 0755) and checks that files can be created in it. The
+ * directories it creates are removed at exit or on a signal if they are still empty then, so a run
+ * that fails (a bad option found later, a full disk) leaves no empty directory behind.
  * Returns 0 or -errno (-EACCES, -EROFS, -ENOTDIR, -ENOSPC...).
  */
 int report_make_dir(const char *path);
@@ -38,9 +40,14 @@ int report_make_dir(const char *path);
  * A file written under a temporary name in its directory and renamed into place by
  * report_file_commit(), so a reader never sees half a file. Until then, SIGINT, SIGTERM, SIGHUP and
  * exit() remove the temporary (the handlers are installed by the first report_file_open()).
+ * What is written to f collects in memory and reaches the disk at the commit, with write(2), so
+ * that a full disk is reported as such (stdio's deferred writes lose the errno).
  */
 struct report_file {
-	FILE *f;
+	FILE *f;		/* an open_memstream() */
+	char *buf;
+	size_t len;
+	int fd;			/* the temporary, created at open to fail early */
 	char path[PATH_MAX];
 	char tmp_path[PATH_MAX];
 	int slot;		/* index in the signal-cleanup table, -1 if none */

@@ -405,11 +405,14 @@ static void verdicts(struct run *run)
 	lab_headline(&run->lab, "first_write_faults_per_page", faults(w) / pages, "faults",
 		     w->first.papi_faults / pages);
 	lab_headline(&run->lab, "cow_fault", ns_per_fault(cow, pages), "ns", NAN);
+	char papi[64] = "PAPI could not count them here";
+
+	if (!isnan(w->first.papi_faults))
+		snprintf(papi, sizeof(papi), "PAPI counted %.0f", w->first.papi_faults);
 	lab_verdict(&run->lab,
 		    "memory is allocated at the first touch: writing %s of fresh mmap took %.0f "
-		    "faults for %.0f pages (%.3f per page), %.0f ns per fault; PAPI counted %.0f",
-		    sz, faults(w), pages, faults(w) / pages, ns_per_fault(w, pages),
-		    w->first.papi_faults);
+		    "faults for %.0f pages (%.3f per page), %.0f ns per fault; %s",
+		    sz, faults(w), pages, faults(w) / pages, ns_per_fault(w, pages), papi);
 	lab_verdict(&run->lab,
 		    "reading first maps the shared zero page (%.3f faults per page, %.0f ns each), and "
 		    "the write after it faults again to copy it (%.3f per page, %.0f ns each)",

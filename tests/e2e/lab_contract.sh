@@ -129,29 +129,35 @@ contract() {	# LAB_DIR
 	where=$(cd "$cwd" && MACHINE=../../x "$bin" --print-out-dir)
 	check "$name: MACHINE=../../x stays under results/ ($where)" test "$where" = "results/x/$name"
 
-	# Ctrl-C in the middle of a long run (--reps 200 makes every lab take seconds): it dies of
-	# SIGINT and leaves no temporaries or children. Job control on, so the background run does not
-	# start with SIGINT ignored (as a non-interactive shell's background jobs do).
-	local int_out=$scratch/$name/int
-	set -m
-	"$bin" --reps 200 --out "$int_out" >/dev/null 2>&1 &
-	local pid=$!
-	set +m
-	sleep 1.5
-	if ! kill -0 "$pid" 2>/dev/null; then
+	# Ctrl-C (SIGINT) and kill (SIGTERM) in the middle of a long run (--reps 200 makes every lab
+	# take seconds): it dies of the signal and leaves no temporaries or children. Job control on,
+	# so the background run does not start with SIGINT ignored (as a non-interactive shell's
+	# background jobs do).
+	local sig want
+	for sig in INT TERM; do
+		local int_out=$scratch/$name/$sig
+		set -m
+		"$bin" --reps 200 --out "$int_out" >/dev/null 2>&1 &
+		local pid=$!
+		set +m
+		sleep 1.5
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			skip "$name: SIG$sig" "the run ended within 1.5 s, before the signal could be sent"
+			continue
+		fi
+		kill -"$sig" "$pid" 2>/dev/null
 		wait "$pid"
-		skip "$name: SIGINT" "the run ended within 1.5 s, before the signal could be sent"
-		return
-	fi
-	kill -INT "$pid" 2>/dev/null
-	wait "$pid"
-	st=$?
-	check "$name: SIGINT ends the run (status $st)" test "$st" -eq 130
-	check "$name: SIGINT leaves no temporary files" test -z "$(find "$int_out" -name '*tmp*' 2>/dev/null)"
-	# With job control the run leads its own process group; a child it left behind would still
-	# be in that group after being re-parented.
-	sleep 0.2
-	check "$name: SIGINT leaves no child processes" test -z "$(pgrep -g "$pid" 2>/dev/null)"
+		st=$?
+		want=$((128 + $(kill -l "$sig")))
+		check "$name: SIG$sig ends the run (status $st)" test "$st" -eq "$want"
+		check "$name: SIG$sig leaves no temporary files" \
+			test -z "$(find "$int_out" -name '*tmp*' 2>/dev/null)"
+		# With job control the run leads its own process group; a child it left behind would
+		# still be in that group after being re-parented.
+		sleep 0.2
+		check "$name: SIG$sig leaves no child processes" test -z "$(pgrep -g "$pid" 2>/dev/null)"
+	done
 }
 
 mapfile -t labs < <(scripts/labs.sh built)

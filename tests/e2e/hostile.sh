@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The hostile-environment matrix: every lab (found by itself), in quick mode, on machines we never
+# see: counters blocked by a seccomp filter or by perf_event_paranoid=3, one CPU, a cpuset hiding
+# CPUs, no gnuplot, a missing or full results directory, small RLIMIT_AS and RLIMIT_NOFILE, an
+# ordinary user. Each case checks the exit status, the one-line explanation, and that what could be
+# measured was written. (Read-only --out, SIGINT and SIGTERM are in lab_contract.sh.)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+. tests/e2e/lib.sh
+
+mapfile -t labs < <(scripts/labs.sh built)
+nr_cpus=$(nproc)
+
+# run_case CASE LAB [WRAPPER...]: runs the lab's quick mode under the wrapper, output in
+# $scratch/CASE/LAB (stdout in .out, stderr in .err); sets $st.
+run_case() {
+	local case=$1 lab=$2
+	shift 2
+	local bin out
+	bin=$(lab_binary "$lab")
+	out=$scratch/$case/$(basename "$lab")
+	mkdir -p "$scratch/$case"
+	timeout 300 "$@" "$bin" --quick --out "$out" >"$out.out" 2>"$out.err"
+	st=$?
+}
+
+# wrote CASE LAB: the four files, data.csv with at least one row.
+wrote() {
+	local out=$scratch/$1/$(basename "$2") f
+	for f in manifest.txt verdict.txt summary.csv; do [ -s "$out/$f" ] || return 1; done
+	[ "$(wc -l <"$out/data.csv")" -ge 2 ]
+}
+
+# expect_ok CASE LAB WHAT: exit 0 and everything written.
+expect_ok() {
+	local name
+	name=$(basename "$2")
+	check "$3: $name exits 0 (got $st)" test "$st" -eq 0
+	check "$3: $name writes data.csv, summary.csv, manifest and verdict" wrote "$1" "$2"
+}
+
+# --- PAPI unable to count anything -----------------------------------------------------------------
+no_perf=$scratch/no_perf
+if ! ${CC:-cc} -O2 -o "$no_perf" tests/tools/no_perf.c 2>"$scratch/cc.err" || ! "$no_perf" true 2>/dev/null; then
+	skip "perf_event_open blocked by seccomp" "cannot install a seccomp filter here: $(head -n 1 "$scratch/cc.err")"
+else
+	for lab in "${labs[@]}"; do
+		run_case seccomp "$lab" "$no_perf"
+		expect_ok seccomp "$lab" "perf_event_open blocked"
+		m=$scratch/seccomp/$(basename "$lab")/manifest.txt
+		check "perf_event_open blocked: $(basename "$lab") counted nothing and says why for each counter" \
+			bash -c "! grep '^counter\.' '$m' | grep -qv ': unavailable: .*enable: '"
+	done
+fi
+
+# PAPI's own refusal at perf_event_paranoid=3 (Debian's and Android's "no users at all"),
+# simulated by mounting a file that says 3 over the sysctl in a private mount namespace.
+echo 3 >"$scratch/paranoid"
+if unshare -rm sh -c "mount --bind '$scratch/paranoid' /proc/sys/kernel/perf_event_paranoid" 2>/dev/null; then
+	for lab in "${labs[@]}"; do
+		name=$(basename "$lab")
+		bin=$(lab_binary "$lab")
+		out=$scratch/paranoid3/$name
+		mkdir -p "$scratch/paranoid3"
+		timeout 300 unshare -rm sh -c "mount --bind '$scratch/paranoid' /proc/sys/kernel/perf_event_paranoid &&
+			exec '$bin' --quick --out '$out'" >"$out.out" 2>"$out.err"
+		st=$?
+		expect_ok paranoid3 "$lab" "perf_event_paranoid=3"
+		if grep -q '^counters: none used' "$out/manifest.txt" 2>/dev/null; then
+			continue
+		fi
+		check "perf_event_paranoid=3: $name says counting is off and how to enable it" \
+			grep -q "paranoid=3.*enable: sudo sysctl kernel.perf_event_paranoid=1" "$out.out"
+	done
+else
+	skip "perf_event_paranoid=3" "unshare -rm (a private mount namespace) is not allowed here"
+fi
+
+# --- CPUs -------------------------------------------------------------------------------------------
+for lab in "${labs[@]}"; do
+	name=$(basename "$lab")
+	run_case one-cpu "$lab" taskset -c 0
+	expect_ok one-cpu "$lab" "one CPU (taskset -c 0)"
+	if [ "$nr_cpus" -gt 1 ]; then
+		check "one CPU: $name says it may run on 1 of $nr_cpus PUs" \
+			grep -q "^cpus: .*1 of the $nr_cpus PUs" "$scratch/one-cpu/$name.out"
+		last=$((nr_cpus - 1))
+		run_case hidden-cpus "$lab" taskset -c "$last"
+		expect_ok hidden-cpus "$lab" "a cpuset hiding CPUs 0-$((last - 1))"
+		check "a cpuset hiding CPUs: $name records one usable CPU" \
+			grep -q "^usable_cpus: 1$" "$scratch/hidden-cpus/$name/manifest.txt"
+	fi
+done
+[ "$nr_cpus" -gt 1 ] || skip "a cpuset hiding CPUs" "this machine has one CPU: nothing to hide"
+
+# --- no gnuplot: the whole pipeline, as make lab-N runs it ----------------------------------------
+id=e2e-hostile-$$
+trap 'rm -rf "$scratch" "results/$id"' EXIT
+nognuplot=$(path_without gnuplot)
+for lab in "${labs[@]}"; do
+	name=$(basename "$lab")
+	PATH=$nognuplot QUICK=1 MACHINE=$id timeout 300 scripts/run-lab.sh "${name%%-*}" >"$scratch/ng.out" 2>&1
+	st=$?
+	check "no gnuplot: $name exits 0 (got $st)" test "$st" -eq 0
+	check "no gnuplot: $name writes data.csv" test -s "results/$id/$name/data.csv"
+	check "no gnuplot: $name skips the plots with one line" \
+		test "$(grep -c '^plots: .*skipped: gnuplot is not installed' "$scratch/ng.out")" -eq 1
+	check "no gnuplot: $name leaves no plot behind" test ! -e "results/$id/$name/plot.png"
+done
+
+# --- the results directory ---------------------------------------------------------------------------
+for lab in "${labs[@]}"; do
+	name=$(basename "$lab")
+	bin=$(lab_binary "$lab")
+	deep=$scratch/missing/a/b/c/$name
+	timeout 300 "$bin" --quick --out "$deep" >/dev/null 2>&1
+	check "a missing results directory: $name creates it and writes data.csv" test -s "$deep/data.csv"
+done
+
+full=$scratch/full
+mkdir -p "$full"
+if unshare -rm sh -c "mount -t tmpfs -o size=8k tmpfs '$full'" 2>/dev/null; then
+	for lab in "${labs[@]}"; do
+		name=$(basename "$lab")
+		bin=$(lab_binary "$lab")
+		# A fresh 8 KiB file system per lab: it fills up while the lab writes its files.
+		timeout 300 unshare -rm sh -c "mount -t tmpfs -o size=8k tmpfs '$full' &&
+			'$bin' --quick --out '$full/out' >/dev/null 2>'$scratch/full.err';
+			echo \$? >'$scratch/full.st'; find '$full/out' -name '*tmp*' >'$scratch/full.tmp'"
+		st=$(cat "$scratch/full.st")
+		check "a full disk: $name fails with exit 1 (got $st)" test "$st" -eq 1
+		check "a full disk: $name says so in one line" \
+			test "$(wc -l <"$scratch/full.err")" -eq 1 -a -n "$(grep 'No space left on device' "$scratch/full.err")"
+		check "a full disk: $name leaves no half-written temporary" test ! -s "$scratch/full.tmp"
+	done
+else
+	skip "a full disk" "unshare -rm (to mount a small tmpfs) is not allowed here"
+fi
+
+# --- resource limits ---------------------------------------------------------------------------------
+for lab in "${labs[@]}"; do
+	name=$(basename "$lab")
+	run_case rlimit-as "$lab" bash -c 'ulimit -v 1048576 && exec "$@"' limit
+	expect_ok rlimit-as "$lab" "RLIMIT_AS of 1 GiB"
+	run_case rlimit-nofile "$lab" bash -c 'ulimit -n 16 && exec "$@"' limit
+	expect_ok rlimit-nofile "$lab" "RLIMIT_NOFILE of 16"
+done
+
+# --- an ordinary user ----------------------------------------------------------------------------------
+if [ "$(id -u)" -ne 0 ]; then
+	skip "an ordinary user" "the whole suite already runs as one (uid $(id -u))"
+elif ! setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null; then
+	skip "an ordinary user" "setpriv cannot switch to nobody here"
+else
+	mkdir -p "$scratch/user"
+	chmod 1777 "$scratch" "$scratch/user"
+	for lab in "${labs[@]}"; do
+		run_case user "$lab" setpriv --reuid=nobody --regid=nogroup --clear-groups
+		expect_ok user "$lab" "as nobody"
+	done
+fi
+exit 0
