@@ -99,6 +99,16 @@ int cli_arg_size(const char *opt, const char *arg, uint64_t min, uint64_t max, u
 	return parse_arg(opt, arg, cli_parse_size, "a size (e.g. 4096, 64K, 1M)", min, max, out);
 }
 
+int cli_arg_dir(const char *opt, const char *arg, const char **out)
+{
+	if (!arg[0]) {
+		fprintf(stderr, "%s: %s: empty directory name\n", program_invocation_short_name, opt);
+		return -EINVAL;
+	}
+	*out = arg;
+	return 0;
+}
+
 const char *cli_format_size(uint64_t bytes, char *buf, unsigned len)
 {
 	static const char *const names[] = { "B", "KiB", "MiB", "GiB", "TiB" };

@@ -58,6 +58,9 @@ int cli_parse_size(const char *s, uint64_t *out);
 int cli_arg_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 int cli_arg_size(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 
+/* For on_option(): a directory name; an empty one is an error (one line, -EINVAL). */
+int cli_arg_dir(const char *opt, const char *arg, const char **out);
+
 /* Formats a byte count the way users write it: "64 B", "4 KiB", "1.5 MiB". Returns buf. */
 const char *cli_format_size(uint64_t bytes, char *buf, unsigned len);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // guard: supervised child with a time limit and a memory limit (see guard.h).
 #include "guard.h"
+#include "sanitizer.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -60,7 +61,9 @@ static noreturn void run_child(int (*fn)(void *), void *arg, const struct guard_
 	reset_signal_handlers();
 	(void)pthread_sigmask(SIG_SETMASK, mask, NULL);	// the parent blocked some around fork()
 	(void)setrlimit(RLIMIT_CORE, &no_core);	// a deliberate crash leaves no core file
-	set_limit(RLIMIT_AS, limits->max_as_bytes);
+	// A sanitizer's shadow memory already exceeds any sensible limit: there it would only kill.
+	if (!sanitizer_name())
+		set_limit(RLIMIT_AS, limits->max_as_bytes);
 	set_limit(RLIMIT_STACK, limits->max_stack_bytes);
 	int status = fn(arg);
 	fflush(NULL);

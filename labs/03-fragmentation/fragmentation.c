@@ -25,6 +25,7 @@
 #include "guard.h"
 #include "lab.h"
 #include "report.h"
+#include "sanitizer.h"
 #include "stats.h"
 
 #define BLOCK_BYTES 1024
@@ -401,6 +402,7 @@ struct run {
 	struct options opt;
 	size_t large_bytes;
 	struct classic_report classic, limited_malloc, limited_pool;
+	const char *limited_skipped;	// why part 2 did not run, or NULL
 	struct allocator_result alloc[MAX_ALLOCATORS];
 	size_t nr_alloc;
 	char exe[4096];
@@ -460,6 +462,9 @@ static void find_allocators(struct run *run)
 		if (!a->library)
 			snprintf(a->why_not, sizeof(a->why_not), "%s not found (make deps installs it)",
 				 known[i].file);
+		else if (sanitizer_name())
+			snprintf(a->why_not, sizeof(a->why_not), "this build's %s replaces malloc "
+				 "itself, so no other allocator can be preloaded", sanitizer_name());
 	}
 }
 
@@ -587,13 +592,17 @@ static void print_tables(const struct run *run)
 	}
 
 	printf("\nPart 2: the same workload with the address space capped (RLIMIT_AS)\n");
-	printf("  %-20s limit %s, %s free in the heap in 1 KiB holes: large request %s\n",
+	if (run->limited_skipped)
+		printf("  %s\n", run->limited_skipped);
+	else
+		printf("  %-20s limit %s, %s free in the heap in 1 KiB holes: large request %s\n",
 	       "malloc for all", mib(run->limited_malloc.as_limit, b, sizeof(b)),
 	       mib(run->limited_malloc.free_at_request, a, sizeof(a)),
 	       run->limited_malloc.large_ok ? "succeeded" : "FAILED (ENOMEM)");
-	printf("  %-20s limit %s, the emptied pool unmapped: large request %s\n",
-	       "pool for the freed", mib(run->limited_pool.as_limit, b, sizeof(b)),
-	       run->limited_pool.large_ok ? "succeeded" : "FAILED (ENOMEM)");
+	if (!run->limited_skipped)
+		printf("  %-20s limit %s, the emptied pool unmapped: large request %s\n",
+		       "pool for the freed", mib(run->limited_pool.as_limit, b, sizeof(b)),
+		       run->limited_pool.large_ok ? "succeeded" : "FAILED (ENOMEM)");
 
 	printf("\nPart 3: churn of %llu operations (the last 20%% after the short-lived objects "
 	       "are freed)\n", (unsigned long long)run->opt.churn_ops);
@@ -625,9 +634,12 @@ static void verdicts(struct run *run)
 
 	lab_headline(&run->lab, "rss_after_freeing_half", half->rss / (1 << 20), "MiB", NAN);
 	lab_headline(&run->lab, "large_request_ok_unlimited", cl->large_ok, "bool", NAN);
-	lab_headline(&run->lab, "large_request_ok_as_limited", run->limited_malloc.large_ok, "bool",
-		     NAN);
-	lab_headline(&run->lab, "large_request_ok_pool", run->limited_pool.large_ok, "bool", NAN);
+	if (!run->limited_skipped) {
+		lab_headline(&run->lab, "large_request_ok_as_limited", run->limited_malloc.large_ok,
+			     "bool", NAN);
+		lab_headline(&run->lab, "large_request_ok_pool", run->limited_pool.large_ok, "bool",
+			     NAN);
+	}
 	lab_verdict(&run->lab,
 		    "the classic claim fails on 64-bit Linux: with %s free in the heap but no free "
 		    "block over %s, malloc(%s) %s%s",
@@ -645,12 +657,15 @@ static void verdicts(struct run *run)
 		    mib(trim->rss, b, sizeof(b)),
 		    trim_helped ? "" : " (every page of the holes also holds live blocks)",
 		    mib(all->rss, d, sizeof(d)));
-	lab_verdict(&run->lab,
-		    "under an address-space limit it bites: malloc %s with %s free in the heap, while "
-		    "a pool for the blocks that are freed (so they leave no holes) %s",
-		    run->limited_malloc.large_ok ? "succeeded anyway" : "failed the same request",
-		    mib(run->limited_malloc.free_at_request, a, sizeof(a)),
-		    run->limited_pool.large_ok ? "succeeded (as predicted)" : "failed too");
+	if (run->limited_skipped)
+		lab_note("the address-space limit (part 2) was %s", run->limited_skipped);
+	else
+		lab_verdict(&run->lab,
+			    "under an address-space limit it bites: malloc %s with %s free in the "
+			    "heap, while a pool for the blocks that are freed (so they leave no holes) %s",
+			    run->limited_malloc.large_ok ? "succeeded anyway" : "failed the same request",
+			    mib(run->limited_malloc.free_at_request, a, sizeof(a)),
+			    run->limited_pool.large_ok ? "succeeded (as predicted)" : "failed too");
 
 	const struct allocator_result *glibc = &run->alloc[0], *pool = &run->alloc[1];
 	if (glibc->ran && pool->ran) {
@@ -693,7 +708,7 @@ static void write_csv(struct run *run)
 	};
 
 	lab_csv_open(&run->lab, &csv, columns, sizeof(columns) / sizeof(columns[0]));
-	for (size_t c = 0; c < 3; c++) {
+	for (size_t c = 0; c < (run->limited_skipped ? 1 : 3); c++) {
 		for (int s = 0; s < NR_SNAPS; s++) {
 			const struct snapshot *sn = &classic[c].r->snaps[s];
 			bool at_request = s == SNAP_LARGE;
@@ -860,10 +875,15 @@ int main(int argc, char **argv)
 	printf("measuring: classic...");
 	fflush(stdout);
 	run_classic(&run, false, false, &run.classic);
-	printf(" address-space limit...");
-	fflush(stdout);
-	run_classic(&run, true, false, &run.limited_malloc);
-	run_classic(&run, true, true, &run.limited_pool);
+	if (sanitizer_name()) {
+		run.limited_skipped = "skipped: a sanitizer's shadow memory takes terabytes of address "
+				      "space, so RLIMIT_AS cannot be set meaningfully";
+	} else {
+		printf(" address-space limit...");
+		fflush(stdout);
+		run_classic(&run, true, false, &run.limited_malloc);
+		run_classic(&run, true, true, &run.limited_pool);
+	}
 	printf(" churn:");
 	run_churn(&run);
 	printf(" done\n");

@@ -699,8 +699,7 @@ static int on_option(int val, const char *arg, void *ctx)
 	case OPT_MAX_BUFFER:
 		return cli_arg_size("--max-buffer", arg, 1, 16u << 20, &o->max_buffer);
 	case OPT_TMPDIR:
-		o->tmpdir = arg;
-		return 0;
+		return cli_arg_dir("--tmpdir", arg, &o->tmpdir);
 	}
 	return -EINVAL;
 }

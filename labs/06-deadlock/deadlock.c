@@ -3,6 +3,8 @@
 // watchdog that prints the wait-for graph; a lock-order checker that finds the cycle even when the
 // run did not deadlock), and what the safe strategies cost in throughput.
 // Usage: deadlock [--quick] [--reps N] [--out DIR] [--order-demo naive|ordered]
+// sanitizer-expects: ThreadSanitizer lock-order-inversion (the naive bank takes its locks in either
+// order on purpose; tests/e2e/sanitizers.sh checks that TSan says so, and says nothing else)
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -66,6 +68,9 @@ struct bank {
 	struct thread_state th[MAX_THREADS];
 	struct order_graph *order;	// NULL: not checking
 	_Atomic bool stop;
+	// Workers that have set their cpu_clock and pu: the watchdog reads those fields only once
+	// every worker has counted itself here (release/acquire), not on the strength of a sleep.
+	_Atomic unsigned started;
 	uint64_t seed;
 	const struct lab *lab;	// to pin the workers; NULL: leave them to the scheduler
 };
@@ -187,6 +192,7 @@ static void *worker(void *arg)
 
 	pthread_getcpuclockid(pthread_self(), &b->th[w->self].cpu_clock);
 	b->th[w->self].pu = b->lab ? lab_pin_worker(b->lab, w->self) : -1;
+	atomic_fetch_add_explicit(&b->started, 1, memory_order_release);
 	while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
 		unsigned from = (unsigned)(bench_rand(&s) % b->nr_accounts);
 		unsigned to = (unsigned)(bench_rand(&s) % (b->nr_accounts - 1));
@@ -302,8 +308,10 @@ static int deadlock_child(void *arg)
 {
 	const struct deadlock_job *job = arg;
 	struct deadlock_report *r = job->report;
+	// Static, not on this stack: the workers use both until the process ends, which may be after
+	// this function has returned.
 	static struct bank b;
-	struct worker_arg args[MAX_THREADS];
+	static struct worker_arg args[MAX_THREADS];
 
 	if (bank_init(&b, job->nr_accounts, job->nr_threads, NAIVE, job->seed, job->lab) != 0)
 		return 2;
@@ -312,6 +320,11 @@ static int deadlock_child(void *arg)
 		args[t] = (struct worker_arg){ &b, t };
 		if (pthread_create(&b.th[t].thread, NULL, worker, &args[t]) != 0)
 			return 3;
+	}
+	while (atomic_load_explicit(&b.started, memory_order_acquire) < job->nr_threads) {
+		struct timespec wait = { 0, 100 * 1000 };	// 0.1 ms
+
+		nanosleep(&wait, NULL);
 	}
 	// The watchdog: transfers take well under a microsecond, so 100 ms without one means every
 	// thread is blocked.
@@ -329,7 +342,7 @@ static int deadlock_child(void *arg)
 		if ((now - start) / 1000000 > job->give_up_ms) {
 			r->transfers = n;
 			describe_pus(&b, r->pus, sizeof(r->pus));
-			return 0;	// no deadlock this time: the parent records that
+			_exit(0);	// no deadlock this time (the parent records that); workers still run
 		}
 	}
 	r->deadlocked = 1;
@@ -391,8 +404,10 @@ static double run_bank(const struct lab *lab, enum strategy s, unsigned nr_accou
 		       unsigned nr_threads, uint64_t duration_ns, uint64_t seed, bool *invariant_ok,
 		       char *pus, size_t pus_len)
 {
+	// Static, not on this stack: the workers use both until the process ends, which may be after
+	// this function has returned.
 	static struct bank b;
-	struct worker_arg args[MAX_THREADS];
+	static struct worker_arg args[MAX_THREADS];
 
 	if (bank_init(&b, nr_accounts, nr_threads, s, seed, lab) != 0)
 		die("out of memory for %u accounts", nr_accounts);

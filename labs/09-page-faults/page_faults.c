@@ -525,8 +525,7 @@ static int on_option(int val, const char *arg, void *ctx)
 	case OPT_MAX_SIZE:
 		return cli_arg_size("--max-size", arg, 1u << 20, 16ull << 30, &o->max_size);
 	case OPT_TMPDIR:
-		o->tmpdir = arg;
-		return 0;
+		return cli_arg_dir("--tmpdir", arg, &o->tmpdir);
 	}
 	return -EINVAL;
 }

@@ -46,6 +46,17 @@ static void test_parse_size(void **state)
 	assert_int_equal(cli_parse_size("17179869184G", &v), -ERANGE);
 }
 
+static void test_arg_dir(void **state)
+{
+	const char *dir = NULL;
+
+	(void)state;
+	assert_int_equal(cli_arg_dir("--tmpdir", "", &dir), -EINVAL);
+	assert_null(dir);
+	assert_int_equal(cli_arg_dir("--tmpdir", "/tmp", &dir), 0);
+	assert_string_equal(dir, "/tmp");
+}
+
 static void test_format(void **state)
 {
 	(void)state;
@@ -147,6 +158,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_arg_dir),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_shared_options),
 		cmocka_unit_test(test_bad_options),
