@@ -185,7 +185,7 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 		all[n++] = *o;
 	memset(&all[n], 0, sizeof(all[n]));
 
-	*common = (struct cli_common){ .nr_reps = 7, .min_sample_ns = 10 * 1000 * 1000 };
+	*common = (struct cli_common){ .nr_reps = 7, .min_sample_ns = 10000000 };
 	opterr = 0;	// we print our own one-line errors
 	optind = 1;
 	for (;;) {
@@ -247,7 +247,7 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 		return bad_usage();
 	}
 	if (common->quick) {
-		common->min_sample_ns = 1000 * 1000;
+		common->min_sample_ns = 1000000;
 		if (!reps_given)
 			common->nr_reps = 3;
 	}

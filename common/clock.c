@@ -49,7 +49,9 @@ double clock_overhead_ns(void)
 		per_round[r] = last - start;
 	}
 	qsort(per_round, NR_ROUNDS, sizeof(per_round[0]), cmp_u64);
-	return (double)per_round[NR_ROUNDS / 2] / NR_PAIRS;
+	const size_t middle = NR_ROUNDS / 2;
+
+	return (double)per_round[middle] / NR_PAIRS;
 }
 
 uint64_t clock_calibrate(clock_kernel_fn kernel, void *arg, uint64_t min_sample_ns,

@@ -8,40 +8,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-static noreturn void vdie(int status, int err, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
-
-static noreturn void vdie(int status, int err, const char *fmt, va_list ap)
+// Prints "program: message[: strerror]" and exits. The callers format the message first, so that
+// each va_start meets its va_end before this call, which does not return.
+static noreturn void finish(int status, int err, const char *message)
 {
 	fflush(stdout);
-	fprintf(stderr, "%s: ", program_invocation_short_name);
-	vfprintf(stderr, fmt, ap);
 	if (err)
-		fprintf(stderr, ": %s", strerror(err < 0 ? -err : err));
-	fputc('\n', stderr);
+		fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, message,
+			strerror(err < 0 ? -err : err));
+	else
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, message);
 	exit(status);
 }
 
+#define FORMAT_MESSAGE(buf, fmt)                                 \
+	do {                                                     \
+		va_list ap;                                      \
+		va_start(ap, fmt);                               \
+		vsnprintf(buf, sizeof(buf), fmt, ap);            \
+		va_end(ap);                                      \
+	} while (0)
+
 void die(const char *fmt, ...)
 {
-	va_list ap;
+	char message[1024];
 
-	va_start(ap, fmt);
-	vdie(1, 0, fmt, ap);
+	FORMAT_MESSAGE(message, fmt);
+	finish(1, 0, message);
 }
 
 void die_errno(int err, const char *fmt, ...)
 {
-	va_list ap;
+	char message[1024];
 
-	va_start(ap, fmt);
-	vdie(1, err, fmt, ap);
+	FORMAT_MESSAGE(message, fmt);
+	finish(1, err, message);
 }
 
 void die_usage(const char *fmt, ...)
 {
-	va_list ap;
+	char message[1024];
 
-	va_start(ap, fmt);
-	vdie(DIE_USAGE_STATUS, 0, fmt, ap);
+	FORMAT_MESSAGE(message, fmt);
+	finish(DIE_USAGE_STATUS, 0, message);
 }

@@ -39,7 +39,7 @@ static void os_name(char *buf, size_t len)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "PRETTY_NAME=", 12))
+		if (strncmp(line, "PRETTY_NAME=", 12) != 0)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		char *v = line + 12;

@@ -168,7 +168,7 @@ int report_temp_add(const char *path)
 	for (int i = 0; i < MAX_TEMPS; i++) {
 		if (temp_used[i])
 			continue;
-		strcpy(temp_paths[i], path);
+		memcpy(temp_paths[i], path, strlen(path) + 1);	// the length was checked above
 		temp_order[i] = ++temp_counter;
 		temp_used[i] = 1;	// last: the slot is complete before a handler can see it
 		return i;

@@ -23,7 +23,7 @@
 
 // glibc's documented default M_MMAP_THRESHOLD (mallopt(3)): a request of at least this many bytes
 // that the heap cannot serve from free space gets its own mmap, until a free() moves the threshold.
-#define GLIBC_DEFAULT_MMAP_THRESHOLD (128 * 1024)
+#define GLIBC_DEFAULT_MMAP_THRESHOLD ((size_t)128 * 1024)
 #define MAX_SIZES 40
 #define MAX_POINTS 512
 
@@ -308,7 +308,7 @@ static void measure_malloc_sweep(struct run *run, enum malloc_mode mode)
 static void fix_mmap_threshold(void)
 {
 	// Only another malloc refuses: a sanitizer's, or one preloaded by the learner.
-	if (mallopt(M_MMAP_THRESHOLD, GLIBC_DEFAULT_MMAP_THRESHOLD) != 1)
+	if (mallopt(M_MMAP_THRESHOLD, (int)GLIBC_DEFAULT_MMAP_THRESHOLD) != 1)
 		lab_note("this malloc refuses mallopt(M_MMAP_THRESHOLD)%s%s: the fixed-threshold sweep "
 			 "measures its default behaviour again", sanitizer_name() ? ": built with " : "",
 			 sanitizer_name() ? sanitizer_name() : "");
@@ -384,7 +384,7 @@ static void measure_access(struct run *run)
 		}
 
 		uint64_t *heap = malloc(bytes);
-		struct node **nodes = malloc(n * sizeof(*nodes));
+		struct node **nodes = calloc(n, sizeof(struct node *));
 		if (!heap || !nodes)
 			die("out of memory for a %llu-byte working set", (unsigned long long)bytes);
 		fill(heap, n);
@@ -744,9 +744,9 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, m ? r->counter_per_op[SLOT_INSTRUCTIONS] : NAN);
 		report_csv_double(&csv, m ? r->counter_per_op[SLOT_CYCLES] : NAN);
 		report_csv_double(&csv, p->first_request_mmapped < 0 ? NAN
-				  : p->first_request_mmapped);
+				  : (double)p->first_request_mmapped);
 		report_csv_double(&csv, p->steady_request_mmapped < 0 ? NAN
-				  : p->steady_request_mmapped);
+				  : (double)p->steady_request_mmapped);
 		report_csv_double(&csv, p->heap_free_top_bytes);
 		lab_csv_end_row(&csv);
 	}
@@ -764,7 +764,7 @@ static void manifest_extra(struct report_file *m, void *ctx)
 		  (unsigned long long)run->stack_limit_bytes);
 	report_kv(m, "call_overhead_ns", "%.2f (one loop step and call, not subtracted)",
 		  run->call_overhead_ns);
-	report_kv(m, "fixed_mmap_threshold_bytes", "%d (set with mallopt after malloc_trim(0))",
+	report_kv(m, "fixed_mmap_threshold_bytes", "%zu (set with mallopt after malloc_trim(0))",
 		  GLIBC_DEFAULT_MMAP_THRESHOLD);
 	report_kv(m, "glibc", "%s", gnu_get_libc_version());
 }

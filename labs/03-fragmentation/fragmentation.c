@@ -163,14 +163,17 @@ static int classic_child(void *arg)
 
 	if (!blocks)
 		return 2;
-	if (job->pool_for_freed && pool_init(&pool, BLOCK_BYTES, job->nr_blocks / 2 + 1) != 0)
+	if (job->pool_for_freed && pool_init(&pool, BLOCK_BYTES, job->nr_blocks / 2 + 1) != 0) {
+		free(blocks);
 		return 3;
+	}
 	for (size_t i = 0; i < job->nr_blocks; i++) {
 		bool short_lived = i % 2;
 
 		blocks[i] = short_lived && job->pool_for_freed ? pool_alloc(&pool) : malloc(BLOCK_BYTES);
+		// The child exits at once, which frees everything.
 		if (!blocks[i])
-			return 5;
+			return 5;	// NOLINT(clang-analyzer-unix.Malloc)
 		memset(blocks[i], (int)i, BLOCK_BYTES);	// resident, like real data
 	}
 	snapshot(&r->snaps[SNAP_ALLOCATED]);
@@ -439,6 +442,7 @@ static void find_allocators(struct run *run)
 	};
 	char libdir[4096] = "/usr/lib";
 	const char *libc = library_of((void (*)(void))malloc_info);
+	const char *sanitizer = sanitizer_name();
 
 	if (libc) {
 		snprintf(libdir, sizeof(libdir), "%s", libc);
@@ -462,9 +466,9 @@ static void find_allocators(struct run *run)
 		if (!a->library)
 			snprintf(a->why_not, sizeof(a->why_not), "%s not found (make deps installs it)",
 				 known[i].file);
-		else if (sanitizer_name())
+		else if (sanitizer)
 			snprintf(a->why_not, sizeof(a->why_not), "this build's %s replaces malloc "
-				 "itself, so no other allocator can be preloaded", sanitizer_name());
+				 "itself, so no other allocator can be preloaded", sanitizer);
 	}
 }
 
@@ -725,7 +729,7 @@ static void write_csv(struct run *run)
 			report_csv_double(&csv, sn->largest_free);
 			report_csv_double(&csv, sn->mmapped);
 			report_csv_double(&csv, at_request ? (double)run->large_bytes : NAN);
-			report_csv_double(&csv, at_request ? classic[c].r->large_ok : NAN);
+			report_csv_double(&csv, at_request ? (double)classic[c].r->large_ok : NAN);
 			report_csv_double(&csv, c ? classic[c].r->as_limit : NAN);
 			lab_csv_end_row(&csv);
 		}

@@ -28,7 +28,7 @@
 
 #define MAX_BUFFERS 32
 #define MAX_POINTS 160
-#define STREAM_BUFFER_BYTES (64 * 1024)
+#define STREAM_BUFFER_BYTES ((uint64_t)64 * 1024)
 
 enum experiment { ENTRY, WRITE, STREAMING };
 static const char *const experiment_names[] = { "entry", "write", "streaming" };
@@ -681,7 +681,7 @@ static void manifest_extra(struct report_file *m, void *ctx)
 	report_kv(m, "buffers_bytes", "1..%llu (x%d)",
 		  (unsigned long long)run->buffers[run->nr_buffers - 1], run->lab.opt.quick ? 4 : 2);
 	report_kv(m, "scratch_filesystem", "%s (%s)", run->fs_type, run->opt.tmpdir);
-	report_kv(m, "stream_buffer_bytes", "%d", STREAM_BUFFER_BYTES);
+	report_kv(m, "stream_buffer_bytes", "%llu", (unsigned long long)STREAM_BUFFER_BYTES);
 	report_kv(m, "idle_child_peak_rss_kib", "%.0f", run->baseline_rss_kib);
 }
 
@@ -737,6 +737,8 @@ static void plan(struct run *run)
 	for (uint64_t b = 1; b <= run->opt.max_buffer && run->nr_buffers < MAX_BUFFERS; b *= factor)
 		run->buffers[run->nr_buffers++] = b;
 	run->max_calls = run->lab.opt.quick ? 1u << 13 : 1u << 16;
+	// Never 0: --max-buffer's minimum is 1.
+	// NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI)
 	run->buffer = malloc(run->opt.max_buffer);
 	if (!run->buffer)
 		die("out of memory for a %llu-byte buffer", (unsigned long long)run->opt.max_buffer);

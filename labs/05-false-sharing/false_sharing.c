@@ -140,7 +140,7 @@ static void team_start(struct team *t, const struct topo *topo, const unsigned *
 	    pthread_barrier_init(&t->done, NULL, nr + 1) != 0)
 		die("cannot create barriers");
 	for (unsigned i = 0; i < nr; i++) {
-		t->w[i] = (struct worker){ .team = t, .pu = pus[i], .counter = base + i * distance };
+		t->w[i] = (struct worker){ .team = t, .pu = pus[i], .counter = base + (size_t)i * distance };
 		if (pthread_create(&t->w[i].thread, NULL, worker_main, &t->w[i]) != 0)
 			die("cannot create thread %u", i);
 	}
@@ -231,7 +231,7 @@ static struct point *measure(struct run *run, enum experiment e, const char *kin
 		p->count_ok = *(uint32_t *)base == (uint32_t)(want * nr);
 	} else {
 		for (unsigned i = 0; i < nr; i++)
-			p->count_ok = p->count_ok && *(uint32_t *)(base + i * distance) == (uint32_t)want;
+			p->count_ok = p->count_ok && *(uint32_t *)(base + (size_t)i * distance) == (uint32_t)want;
 	}
 	for (size_t k = 0; k < NR_METRICS; k++)
 		p->per_op[k] = totals[k] / ((double)want * nr);
@@ -468,7 +468,7 @@ static void write_csv(struct run *run)
 		report_csv_str(&csv, p->placement < TOPO_NR_RELATIONS ? topo_relation_name(p->placement)
 								       : "spread");
 		report_csv_double(&csv, p->pu_a);
-		report_csv_double(&csv, p->pu_b >= 0 ? p->pu_b : NAN);
+		report_csv_double(&csv, p->pu_b >= 0 ? (double)p->pu_b : NAN);
 		report_csv_u64(&csv, p->bound);
 		report_csv_u64(&csv, p->nr_threads);
 		report_csv_u64(&csv, p->distance);

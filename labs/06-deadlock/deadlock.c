@@ -280,6 +280,7 @@ static unsigned find_wait_cycle(struct bank *b, struct deadlock_report *r)
 
 		while (t >= 0 && !seen[t] && n < MAX_THREADS) {
 			seen[t] = n + 1;
+			// cppcheck-suppress negativeIndex ; t >= 0 is the loop condition
 			order[n++] = t;
 			int waits = atomic_load(&b->th[t].waiting_for);
 			t = waits >= 0 ? atomic_load(&b->acc[waits].owner) : -1;
@@ -322,14 +323,14 @@ static int deadlock_child(void *arg)
 			return 3;
 	}
 	while (atomic_load_explicit(&b.started, memory_order_acquire) < job->nr_threads) {
-		struct timespec wait = { 0, 100 * 1000 };	// 0.1 ms
+		struct timespec wait = { 0, 100000 };	// 0.1 ms
 
 		nanosleep(&wait, NULL);
 	}
 	// The watchdog: transfers take well under a microsecond, so 100 ms without one means every
 	// thread is blocked.
 	for (;;) {
-		struct timespec tick = { 0, 1000 * 1000 };	// 1 ms: the resolution of the time
+		struct timespec tick = { 0, 1000000 };	// 1 ms: the resolution of the time
 
 		nanosleep(&tick, NULL);
 		uint64_t now = clock_now_ns(), n = bank_transfers(&b);
@@ -354,7 +355,7 @@ static int deadlock_child(void *arg)
 	double before = 0, after = 0;
 	for (unsigned t = 0; t < job->nr_threads; t++)
 		before += cpu_ms(b.th[t].cpu_clock);
-	struct timespec window = { 0, 100 * 1000 * 1000 };
+	struct timespec window = { 0, 100000000 };
 	nanosleep(&window, NULL);
 	for (unsigned t = 0; t < job->nr_threads; t++)
 		after += cpu_ms(b.th[t].cpu_clock);
@@ -525,14 +526,14 @@ static void measure_order_checker(struct run *run)
 		struct worker_arg arg;
 		unsigned cycle[2];
 
-		g.edge = calloc(g.nr * g.nr, 1);
+		g.edge = calloc((size_t)g.nr * g.nr, 1);
 		if (!g.edge || bank_init(&b, g.nr, 1, s, 7, NULL) != 0)
 			die("out of memory");
 		b.order = &g;
 		arg = (struct worker_arg){ &b, 0 };
 		if (pthread_create(&b.th[0].thread, NULL, worker, &arg) != 0)
 			die("cannot create a thread");
-		struct timespec d = { 0, 20 * 1000 * 1000 };
+		struct timespec d = { 0, 20000000 };
 		nanosleep(&d, NULL);
 		atomic_store(&b.stop, true);
 		pthread_join(b.th[0].thread, NULL);
@@ -568,15 +569,19 @@ static int order_demo(enum strategy s)
 	unsigned cycle[2];
 
 	g.edge = calloc(4, 1);
-	if (!g.edge || bank_init(&b, 2, 2, s, 1, NULL) != 0)
+	if (!g.edge || bank_init(&b, 2, 2, s, 1, NULL) != 0) {
+		free(g.edge);
 		return 1;
+	}
 	b.order = &g;
 	for (unsigned t = 0; t < 2; t++) {
 		struct demo_step d = { &b, t, t, 1 - t };
 		pthread_t th;
 
-		if (pthread_create(&th, NULL, demo_transfer, &d) != 0)
+		if (pthread_create(&th, NULL, demo_transfer, &d) != 0) {
+			free(g.edge);
 			return 1;
+		}
 		pthread_join(th, NULL);
 	}
 	bool found = order_find_cycle(&g, cycle) > 0;
@@ -635,7 +640,7 @@ static void print_and_verdict(struct run *run)
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
 
-		if (strcmp(p->experiment, "threads") || p->strategy != ORDERED)
+		if (strcmp(p->experiment, "threads") != 0 || p->strategy != ORDERED)
 			continue;
 		printf("  %-8u", p->nr_threads);
 		for (enum strategy s = ORDERED; s < NR_STRATEGIES; s++) {
@@ -652,7 +657,7 @@ static void print_and_verdict(struct run *run)
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
 
-		if (strcmp(p->experiment, "deadlock"))
+		if (strcmp(p->experiment, "deadlock") != 0)
 			continue;
 		dl += p->deadlocks;
 		att += p->attempts;
@@ -727,12 +732,12 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, tp ? p->nr_threads * 1e9 / p->tps.median : NAN);
 		report_csv_double(&csv, tp ? p->nr_threads * 1e9 / p->tps.p95 : NAN);
 		report_csv_double(&csv, tp ? p->nr_threads * 1e9 / p->tps.p05 : NAN);
-		report_csv_double(&csv, tp ? p->invariant_ok : NAN);
-		report_csv_double(&csv, p->attempts ? p->deadlocks : NAN);
-		report_csv_double(&csv, p->attempts ? p->attempts : NAN);
+		report_csv_double(&csv, tp ? (double)p->invariant_ok : NAN);
+		report_csv_double(&csv, p->attempts ? (double)p->deadlocks : NAN);
+		report_csv_double(&csv, p->attempts ? (double)p->attempts : NAN);
 		report_csv_double(&csv, p->ms_to_deadlock);
 		report_csv_double(&csv, p->stuck_cpu_ms);
-		report_csv_double(&csv, p->cycle >= 0 ? p->cycle : NAN);
+		report_csv_double(&csv, p->cycle >= 0 ? (double)p->cycle : NAN);
 		report_csv_str(&csv, p->pus);
 		lab_csv_end_row(&csv);
 	}

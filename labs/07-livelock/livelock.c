@@ -232,7 +232,7 @@ static int livelock_child(void *arg)
 {
 	const struct run_job *job = arg;
 	static struct table t;
-	pthread_t th[MAX_WORKERS];
+	pthread_t th[MAX_WORKERS] = { 0 };
 	struct worker_arg args[MAX_WORKERS];
 
 	memset(&t, 0, sizeof(t));
@@ -256,7 +256,7 @@ static int livelock_child(void *arg)
 	pthread_barrier_wait(&t.start);
 	uint64_t want = t.jobs_each * t.nr;
 	while (atomic_load(&t.successes) < want && clock_now_ns() - start < job->deadline_ns) {
-		struct timespec tick = { 0, 200 * 1000 };	// 0.2 ms
+		struct timespec tick = { 0, 200000 };	// 0.2 ms
 
 		nanosleep(&tick, NULL);
 	}

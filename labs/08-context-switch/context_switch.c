@@ -505,14 +505,14 @@ static void measure_part_a(struct run *run)
 
 static void measure_part_b(struct run *run)
 {
-	unsigned levels[MAX_LEVELS], nr = 0;
+	unsigned levels[MAX_LEVELS] = { 0 }, nr = 0;
 	struct rlimit nofile, nproc;
 
 	(void)getrlimit(RLIMIT_NOFILE, &nofile);
 	(void)getrlimit(RLIMIT_NPROC, &nproc);
 	for (unsigned k = 1; k <= run->max_clients && nr < MAX_LEVELS; k *= 10)
 		levels[nr++] = k;
-	if (levels[nr - 1] != run->max_clients && nr < MAX_LEVELS)
+	if (nr > 0 && levels[nr - 1] != run->max_clients && nr < MAX_LEVELS)
 		levels[nr++] = run->max_clients;
 	for (size_t l = 0; l < nr; l++) {
 		for (enum model m = THREAD_PER_CLIENT; m <= EVENT_LOOP; m++) {

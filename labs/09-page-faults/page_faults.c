@@ -124,11 +124,11 @@ static volatile char read_sink;
 
 static void read_pages(const char *p, size_t len, long page)
 {
-	char sum = 0;
+	unsigned char sum = 0;
 
 	for (size_t off = 0; off < len; off += (size_t)page)
-		sum += ((const volatile char *)p)[off];
-	read_sink = sum;
+		sum = (unsigned char)(sum + ((const volatile unsigned char *)p)[off]);
+	read_sink = (char)sum;
 }
 
 static char *map_anon(size_t len, int extra_flags)
@@ -146,22 +146,23 @@ static char *map_aligned(size_t len, char **base, size_t *base_len)
 {
 	*base_len = len + HUGE_BYTES;
 	*base = map_anon(*base_len, 0);
-	uintptr_t a = ((uintptr_t)*base + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1);
-	return (char *)a;
+	size_t misalign = (uintptr_t)*base & (HUGE_BYTES - 1);
+
+	return misalign ? *base + (HUGE_BYTES - misalign) : *base;
 }
 
 // ---- the modes -----------------------------------------------------------------------------------
 
-// Runs one mode once at one size; fills the sample(s) of the phase(s) it measures.
-static void run_anon(struct run *run, size_t len, struct sample *write_s, struct sample *read_s,
-		     bool read_first)
+// Runs one mode once at one size; fills the sample(s) of the phase(s) it measures. Anonymous
+// memory: the first write, or (read_s given) a read of every page first and the write after it.
+static void run_anon(struct run *run, size_t len, struct sample *write_s, struct sample *read_s)
 {
 	struct phase ph;
 	char *p = map_anon(len, 0);
 
 	// Base pages only: with THP "always" one fault could map 512 pages.
 	(void)madvise(p, len, MADV_NOHUGEPAGE);	// fails only on kernels without THP
-	if (read_first) {
+	if (read_s) {
 		phase_begin(&ph, &run->counters);
 		read_pages(p, len, run->page);
 		phase_end(&ph, read_s);
@@ -310,8 +311,8 @@ static void measure_size(struct run *run, uint64_t size)
 		struct sample s[NR_MODES];
 
 		memset(s, 0, sizeof(s));
-		run_anon(run, size, &s[ANON_WRITE], NULL, false);
-		run_anon(run, size, &s[ANON_WRITE_AFTER_READ], &s[ANON_READ], true);
+		run_anon(run, size, &s[ANON_WRITE], NULL);
+		run_anon(run, size, &s[ANON_WRITE_AFTER_READ], &s[ANON_READ]);
 		run_populate(run, size, &s[POPULATE_MMAP], &s[POPULATE_TOUCH]);
 		run_hugepage(run, size, &s[HUGEPAGE]);
 		run_file(run, size, false, &s[FILE_CACHED]);
@@ -344,6 +345,17 @@ static double ns_per_fault(const struct point *p, double pages)
 	return f > 0 ? p->ns_per_page.median * pages / f : NAN;
 }
 
+// The point of mode m at the largest size: the one the table and the verdicts quote.
+static const struct point *at(const struct run *run, enum mode m)
+{
+	uint64_t size = run->sizes[run->nr_sizes - 1];
+
+	for (size_t i = 0; i < run->nr_points; i++)
+		if (run->points[i].mode == m && run->points[i].size_bytes == size)
+			return &run->points[i];
+	die("internal error: no %s point at the largest size", mode_names[m]);
+}
+
 static void print_table(const struct run *run)
 {
 	uint64_t size = run->sizes[run->nr_sizes - 1];
@@ -355,26 +367,14 @@ static void print_table(const struct run *run)
 	printf("  %-22s %10s %10s %8s %12s %12s\n", "mode", "faults/pg", "PAPI/pg", "major",
 	       "ns/page", "ns/fault");
 	for (enum mode m = 0; m < NR_MODES; m++) {
-		const struct point *p = NULL;
+		const struct point *p = at(run, m);
 
-		for (size_t i = 0; i < run->nr_points; i++)
-			if (run->points[i].mode == m && run->points[i].size_bytes == size)
-				p = &run->points[i];
 		printf("  %-22s %10.3f %10.3f %8.0f %12.1f %12.1f\n", mode_names[m],
 		       faults(p) / pages, p->first.papi_faults / pages, p->first.major,
 		       p->ns_per_page.median, ns_per_fault(p, pages));
 	}
 }
 
-static const struct point *at(const struct run *run, enum mode m)
-{
-	uint64_t size = run->sizes[run->nr_sizes - 1];
-
-	for (size_t i = 0; i < run->nr_points; i++)
-		if (run->points[i].mode == m && run->points[i].size_bytes == size)
-			return &run->points[i];
-	return NULL;
-}
 
 static void read_thp(char *buf, size_t len)
 {

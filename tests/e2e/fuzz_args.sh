@@ -17,6 +17,7 @@ RANDOM=$seed
 long=$(printf '9%.0s' $(seq 1 300))
 # Values no option accepts: not numbers, out of range, trailing junk, format strings, huge,
 # not UTF-8, empty. (0 and negative numbers are left out: 0 is valid for some options.)
+# shellcheck disable=SC2034 # used through pick's name reference
 bad_values=("" "abc" "1x" "12 34" " 7" "7 " "+-3" "0x1G" "1e999" "nan" "inf" "18446744073709551616"
 	"99999999999999999999999" "$long" "%s%s%n" "1K1" "1.5.5" "--" "-" "4KiB!" "10QB" $'\xff\xfe'
 	"1,5" "1_000" "$(printf 'a%.0s' $(seq 1 5000))")

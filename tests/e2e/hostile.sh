@@ -28,7 +28,8 @@ run_case() {
 
 # wrote CASE LAB: the four files, data.csv with at least one row.
 wrote() {
-	local out=$scratch/$1/$(basename "$2") f
+	local out f
+	out=$scratch/$1/$(basename "$2")
 	for f in manifest.txt verdict.txt summary.csv; do [ -s "$out/$f" ] || return 1; done
 	[ "$(wc -l <"$out/data.csv")" -ge 2 ]
 }
