@@ -5,6 +5,8 @@
 // Usage: deadlock [--quick] [--reps N] [--out DIR] [--order-demo naive|ordered]
 // sanitizer-expects: ThreadSanitizer lock-order-inversion (the naive bank takes its locks in either
 // order on purpose; tests/e2e/sanitizers.sh checks that TSan says so, and says nothing else)
+// valgrind-skip: valgrind runs one thread at a time, so this lab's watchdogs take over a minute
+// (ThreadSanitizer and AddressSanitizer cover it instead)
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>

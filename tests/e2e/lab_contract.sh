@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The lab contract (../shared/DESIGN.md), checked on every built lab: a quick run exits 0 and prints
 # the machine, counters and a verdict; data.csv is tidy; the manifest has its fields; plots are
-# drawn; bad arguments give one line and exit 2; MACHINE cannot escape results/; Ctrl-C leaves no
+# drawn; bad arguments give one line and exit 2; MACHINE cannot escape results/; Ctrl-C and kill leave no
 # temporary files or children; nothing is written outside the output directory.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
