@@ -48,6 +48,12 @@ LAB_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard labs/[0-9][0-9]-*/*.c))))
 LAB_SRC := $(foreach d,$(LAB_DIRS),$(firstword $(wildcard $(d)/*.c)))
 LAB_BIN := $(LAB_SRC:%.c=$(BUILD)/%)
 
+# A lab that shows AddressSanitizer's report of its own bugs (Lab 13) says so in its source with a
+# line "// build-also: asan" and gets prog_asan beside prog. Optional: without the ASan runtime it
+# is left out, and the lab says so.
+ASAN_LAB_SRC := $(foreach s,$(LAB_SRC),$(if $(shell grep -l '^// build-also: asan' $(s)),$(s)))
+ASAN_BIN := $(ASAN_LAB_SRC:%.c=$(BUILD)/%_asan)
+
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
@@ -120,7 +126,7 @@ check-deps:
 
 all: $(LIBCOMMON) labs $(TEST_BIN)
 
-labs: $(LAB_BIN)
+labs: $(LAB_BIN) $(ASAN_BIN)
 
 $(BUILD)/%.o: %.c $(FLAGS_STAMP) | check-deps $(BUILD_INFO)
 	@mkdir -p $(@D)
@@ -135,6 +141,11 @@ $(LIBCOMMON): $(COMMON_OBJ)
 $(LAB_BIN): %: %.o $(LIBCOMMON)
 	$(if $(Q),@echo "  LINK    $@")
 	$(Q)$(CC) $(OPTFLAGS) $(LDFLAGS) $< $(LIBCOMMON) $(LDLIBS_ALL) -o $@
+
+$(ASAN_BIN): $(BUILD)/%_asan: %.c $(LIBCOMMON) $(FLAGS_STAMP) | $(BUILD_INFO)
+	$(if $(Q),@echo "  ASAN    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -fsanitize=address $< $(LIBCOMMON) $(LDLIBS_ALL) -fsanitize=address \
+		-o $@ 2>$@.log || { rm -f $@; echo "  (no AddressSanitizer here: $@ left out, see $@.log)"; }
 
 $(TEST_BIN): %: %.o $(LIBCOMMON)
 	@pkg-config --exists cmocka || \

@@ -42,6 +42,15 @@ int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits
 	      struct guard_result *result);
 
 /*
+ * guard_run() for another program: runs argv[0] (found in PATH) with the environment variables in
+ * env ("NAME=value", NULL-terminated; NULL for none) added, and collects what it writes on stdout
+ * and stderr, up to len - 1 bytes, into out (always terminated). Same limits, signals and result as
+ * guard_run(); an exec failure is exit status 127. Returns 0 or -errno.
+ */
+int guard_exec(char *const argv[], const char *const env[], const struct guard_limits *limits,
+	       char *out, size_t len, struct guard_result *result);
+
+/*
  * Memory the child can write and the parent read after guard_run(): an anonymous shared mapping,
  * zeroed. Returns NULL on failure. Release with guard_shared_free().
  */

@@ -68,14 +68,14 @@ if have papi_avail; then
 	if [ "$presets" -gt 0 ]; then ok "$presets PAPI preset events available"; else
 		info "no PAPI preset events (PAPI_TOT_CYC...): the labs fall back to native and perf:: events"; fi
 	if have papi_command_line; then
-		if papi_command_line perf::PAGE-FAULTS 2>/dev/null | grep -q '^perf::PAGE-FAULTS : '; then
+		if grep -q '^perf::PAGE-FAULTS : ' <<<"$(papi_command_line perf::PAGE-FAULTS 2>/dev/null)"; then
 			ok "software event perf::PAGE-FAULTS counts"
 		else
 			warn "software event perf::PAGE-FAULTS cannot be counted: page faults come from getrusage only" \
 			     "sudo sysctl kernel.perf_event_paranoid=2 (or lower); in a container, allow perf_event_open (--cap-add PERFMON)"
 		fi
 		# A counted event prints "name : value"; a refused one "Failed adding: name".
-		if papi_command_line perf::CONTEXT-SWITCHES:u=1:k=1 2>/dev/null | grep -q '^perf::CONTEXT-SWITCHES.* : '; then
+		if grep -q '^perf::CONTEXT-SWITCHES.* : ' <<<"$(papi_command_line perf::CONTEXT-SWITCHES:u=1:k=1 2>/dev/null)"; then
 			ok "kernel-mode software events (context switches) count"
 		else
 			info "kernel-mode events (context switches) are not countable: labs use getrusage for them (fix: sudo sysctl kernel.perf_event_paranoid=1)"

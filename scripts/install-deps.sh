@@ -26,7 +26,8 @@ have_cmd strace || missing+=("strace (tests)")
 
 # Optional extras, by Debian/Ubuntu package: counted as missing only where apt can install them,
 # so that a distribution without them does not run the package manager at every 'make deps'.
-have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+# Not "ldconfig -p | grep -q": grep stops at the first match, and pipefail then sees SIGPIPE.
+have_lib() { grep -q "$1" <<<"$(ldconfig -p 2>/dev/null)"; }
 want_optional() {	# PACKAGE PRESENT-TEST...
 	local pkg=$1
 	shift

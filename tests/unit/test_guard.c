@@ -60,6 +60,27 @@ static void test_exit_status(void **state)
 	assert_non_null(strstr(guard_describe(&r, line, sizeof(line)), "status 3"));
 }
 
+static void test_exec_collects_output(void **state)
+{
+	char *const echo[] = { (char *)"sh", (char *)"-c",
+			       (char *)"echo out; echo \"$GUARD_TEST\" >&2; exit 3", NULL };
+	const char *const env[] = { "GUARD_TEST=from env", NULL };
+	char *const missing[] = { (char *)"no-such-program-here", NULL };
+	struct guard_result r;
+	char out[256];
+
+	(void)state;
+	assert_int_equal(guard_exec(echo, env, NULL, out, sizeof(out), &r), 0);
+	assert_int_equal(r.outcome, GUARD_EXITED);
+	assert_int_equal(r.exit_status, 3);
+	assert_string_equal(out, "out\nfrom env\n");
+	assert_int_equal(guard_exec(missing, NULL, NULL, out, sizeof(out), &r), 0);
+	assert_int_equal(r.exit_status, 127);
+	// Output beyond the buffer is cut, and the buffer still terminated.
+	assert_int_equal(guard_exec(echo, env, NULL, out, 3, &r), 0);
+	assert_string_equal(out, "ou");
+}
+
 static void test_crash_is_reported(void **state)
 {
 	(void)state;
@@ -118,6 +139,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_status),
+		cmocka_unit_test(test_exec_collects_output),
 		cmocka_unit_test(test_crash_is_reported),
 		cmocka_unit_test(test_time_limit),
 		cmocka_unit_test(test_memory_limit),

@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: MIT
+// Lab 10: how fast is each level of the memory hierarchy on this CPU? Load-to-use latency by a
+// pointer chase through a random cycle (one pointer per cache line), from 4 KiB to beyond the last
+// level cache; the same chase in address order (what the prefetcher hides); one load per page with
+// 4 KiB and with huge pages (the TLB); sequential read bandwidth; and a stride x size "memory
+// mountain". hwloc's cache sizes are set beside the measured steps, and disagreement is reported.
+// Usage: memory_hierarchy [--quick] [--reps N] [--out DIR] [--max-size SIZE]
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "counters.h"
+#include "die.h"
+#include "lab.h"
+#include "report.h"
+#include "stats.h"
+#include "topo.h"
+
+#define MAX_SIZES 64
+#define MAX_POINTS 512
+#define HUGE_BYTES ((size_t)2 << 20)	// x86-64 and arm64 (4 KiB base pages): a PMD huge page
+#define NR_STRIDES 7			// the mountain: 8, 16 ... 512 bytes
+
+enum experiment { LATENCY, SEQUENTIAL, TLB_4K, TLB_HUGE, BANDWIDTH, MOUNTAIN, NR_EXPERIMENTS };
+static const char *const experiment_names[NR_EXPERIMENTS] = {
+	"latency", "sequential_chase", "tlb", "tlb", "bandwidth", "mountain",
+};
+static const char *const kind_names[NR_EXPERIMENTS] = {
+	"random", "address_order", "4k_pages", "huge_pages", "read", "read",
+};
+
+struct point {
+	enum experiment e;
+	uint64_t size_bytes, stride_bytes;
+	struct bench_result r;
+	double ns_per_load, cycles_per_load, gb_per_s;
+	double huge_bytes;		// TLB experiments: how much of the buffer THP really backed
+};
+
+struct options {
+	uint64_t max_size;
+};
+
+struct run {
+	struct lab lab;
+	struct options opt;
+	struct counters counters;
+	unsigned line, page;
+	uint64_t cache[4];		// hwloc: L1d, L2, L3 bytes by level (index 1-3), 0 if absent
+	uint64_t sizes[MAX_SIZES];
+	size_t nr_sizes;
+	bool capped, thp_available;
+	char thp[96];
+	struct point points[MAX_POINTS];
+	size_t nr_points;
+	double loop_ns;			// the chase loop's own cost per step, not subtracted
+};
+
+static const enum counters_metric metrics[] = { COUNTERS_CYCLES };
+
+// ---- the buffers --------------------------------------------------------------------------------
+
+// An anonymous mapping aligned to a huge page, with transparent huge pages asked for or refused.
+struct buffer {
+	char *base, *p;
+	size_t map_len, len;
+};
+
+static void buffer_map(struct buffer *b, size_t len, bool huge)
+{
+	b->len = len;
+	b->map_len = len + HUGE_BYTES;
+	b->base = mmap(NULL, b->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->base == MAP_FAILED)
+		die_errno(errno, "mmap of %zu bytes", b->map_len);
+	size_t misalign = (uintptr_t)b->base & (HUGE_BYTES - 1);
+	b->p = misalign ? b->base + (HUGE_BYTES - misalign) : b->base;
+	// Advice only: a kernel without THP refuses it, and the TLB verdict then says so.
+	(void)madvise(b->p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
+static void buffer_unmap(struct buffer *b)
+{
+	(void)munmap(b->base, b->map_len);
+}
+
+// Bytes of this process's anonymous memory in huge pages (/proc/self/smaps_rollup), or NAN.
+static double anon_huge_bytes(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	double kib = NAN;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+
+		if (sscanf(line, "AnonHugePages: %llu kB", &v) == 1)
+			kib = (double)v;
+	}
+	if (f)
+		fclose(f);
+	return kib * 1024;
+}
+
+// ---- the chase ----------------------------------------------------------------------------------
+
+struct chase {
+	void **cur;	// where the chase stands: kept between calls, so calibration warms it up
+};
+
+// Each load's address comes from the previous load: no two can overlap, so the time per step is
+// the latency of one load from wherever the line lives.
+static void chase_kernel(void *arg, uint64_t iters)
+{
+	struct chase *c = arg;
+	void **p = c->cur;
+
+	for (uint64_t i = 0; i < iters; i++)
+		p = *p;
+	c->cur = p;
+	bench_escape(p);
+}
+
+// Links nr slots of slot_bytes each into one cycle: in a random order (defeats the prefetcher)
+// or in address order. offset_step spreads the pointers over the cache sets when the slots are
+// whole pages (otherwise every pointer would sit at offset 0 and use one set).
+static void **build_cycle(char *mem, size_t nr, size_t slot_bytes, size_t offset_step, bool random,
+			  uint64_t seed)
+{
+	uint32_t *order = malloc(nr * sizeof(*order));
+	uint64_t s = seed;
+
+	if (nr < 2)
+		die("internal error: a cycle needs two slots");
+	if (!order)
+		die("out of memory for a %zu-slot permutation", nr);
+	for (size_t i = 0; i < nr; i++)
+		order[i] = (uint32_t)i;
+	if (random) {
+		for (size_t i = nr - 1; i > 0; i--) {	// Fisher-Yates
+			size_t j = (size_t)(bench_rand(&s) % (i + 1));
+			uint32_t t = order[i];
+
+			order[i] = order[j];
+			order[j] = t;
+		}
+	}
+	// The i-th slot of the cycle: the order[i]-th slot of the buffer, at the i-th offset.
+#define CYCLE_SLOT(i) ((void **)(void *)(mem + (size_t)order[(i)] * slot_bytes + \
+			(offset_step ? ((i) * offset_step) % slot_bytes : 0)))
+	for (size_t i = 0; i < nr; i++)
+		*CYCLE_SLOT(i) = CYCLE_SLOT((i + 1) % nr);
+	void **first = CYCLE_SLOT(0);
+#undef CYCLE_SLOT
+	free(order);
+	return first;
+}
+
+static struct point *new_point(struct run *run, enum experiment e, uint64_t size, uint64_t stride)
+{
+	if (run->nr_points == MAX_POINTS)
+		die("internal error: too many points");
+	struct point *p = &run->points[run->nr_points++];
+
+	*p = (struct point){ .e = e, .size_bytes = size, .stride_bytes = stride,
+			     .cycles_per_load = NAN, .gb_per_s = NAN, .huge_bytes = NAN };
+	return p;
+}
+
+static void bench(struct run *run, clock_kernel_fn kernel, void *arg, struct bench_result *r)
+{
+	struct bench_config config = { .nr_samples = run->lab.opt.nr_reps,
+				       .min_sample_ns = run->lab.opt.min_sample_ns,
+				       .counters = &run->counters };
+	int err = bench_run(&config, kernel, arg, r);
+
+	if (err == -EINVAL || err == -ENOMEM)
+		die_errno(err, "cannot measure");
+	// A counter error leaves NAN in the counts; the timings stand.
+}
+
+static void measure_chase(struct run *run, enum experiment e, uint64_t size)
+{
+	bool tlb = e == TLB_4K || e == TLB_HUGE;
+	size_t slot = tlb ? run->page : run->line;
+	struct buffer b;
+
+	if (size < 2 * slot)
+		return;
+	buffer_map(&b, size, e == TLB_HUGE);
+	memset(b.p, 0, size);	// fault every page in before timing (and let THP collapse)
+	struct point *p = new_point(run, e, size, slot);
+	struct chase c = { build_cycle(b.p, size / slot, slot, tlb ? run->line : 0, e != SEQUENTIAL,
+				       size) };
+	if (tlb)
+		p->huge_bytes = anon_huge_bytes();
+	bench(run, chase_kernel, &c, &p->r);
+	p->ns_per_load = p->r.ns_per_op.median;
+	p->cycles_per_load = p->r.counter_per_op[0];
+	buffer_unmap(&b);
+}
+
+// ---- bandwidth ----------------------------------------------------------------------------------
+
+struct scan {
+	const uint64_t *p;
+	size_t nr;	// elements read per pass
+	size_t step;	// elements between reads (the mountain's stride / 8)
+	uint64_t sink;
+};
+
+// One pass reads nr elements, step apart, into four independent sums (so the adds do not serialise
+// on one register and the loads can overlap).
+static void scan_kernel(void *arg, uint64_t iters)
+{
+	struct scan *s = arg;
+
+	for (uint64_t it = 0; it < iters; it++) {
+		uint64_t a = 0, b = 0, c = 0, d = 0;
+		size_t i = 0, n = s->nr * s->step, st = s->step;
+
+		for (; i + 3 * st < n; i += 4 * st) {
+			a += s->p[i];
+			b += s->p[i + st];
+			c += s->p[i + 2 * st];
+			d += s->p[i + 3 * st];
+		}
+		for (; i < n; i += st)
+			a += s->p[i];
+		s->sink += a + b + c + d;
+	}
+	bench_escape(&s->sink);
+}
+
+static void measure_scan(struct run *run, enum experiment e, uint64_t size, uint64_t stride)
+{
+	struct buffer b;
+
+	buffer_map(&b, size, false);
+	memset(b.p, 1, size);
+	struct scan s = { (const uint64_t *)(const void *)b.p, size / stride, stride / 8, 0 };
+	struct point *p = new_point(run, e, size, stride);
+	bench(run, scan_kernel, &s, &p->r);
+	// Bytes delivered per ns = GB/s: what the loop read, not the lines the memory moved.
+	p->gb_per_s = (double)(s.nr * 8) / p->r.ns_per_op.median;
+	p->ns_per_load = p->r.ns_per_op.median / (double)s.nr;
+	buffer_unmap(&b);
+}
+
+// ---- plan, predict ------------------------------------------------------------------------------
+
+static void read_thp(struct run *run)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	snprintf(run->thp, sizeof(run->thp), "not available");
+	if (f) {
+		if (fgets(run->thp, sizeof(run->thp), f))
+			run->thp[strcspn(run->thp, "\n")] = '\0';
+		fclose(f);
+	}
+	run->thp_available = strstr(run->thp, "[never]") == NULL && strchr(run->thp, '[') != NULL;
+}
+
+static uint64_t llc_bytes(const struct run *run)
+{
+	for (int level = 3; level >= 1; level--)
+		if (run->cache[level])
+			return run->cache[level];
+	return 0;
+}
+
+static void plan(struct run *run)
+{
+	uint64_t avail = topo_mem_available_bytes();
+
+	run->line = run->lab.have_topo ? topo_line_bytes(&run->lab.topo) : 64;
+	run->page = (unsigned)sysconf(_SC_PAGESIZE);
+	for (unsigned level = 1; level <= 3; level++)
+		run->cache[level] = run->lab.have_topo ? topo_cache_bytes(&run->lab.topo, level) : 0;
+	uint64_t llc = llc_bytes(run);
+	if (!run->opt.max_size) {
+		// Four times the last level, at least 64 MiB: the last plateau must be memory.
+		run->opt.max_size = run->lab.opt.quick ? 16u << 20 : 64u << 20;
+		if (!run->lab.opt.quick && llc * 4 > run->opt.max_size)
+			run->opt.max_size = llc * 4;
+	}
+	// One buffer at a time plus its permutation (4 bytes per line): stay under a quarter of what
+	// the machine has free.
+	if (avail && run->opt.max_size > avail / 4) {
+		run->opt.max_size = avail / 4;
+		run->capped = true;
+	}
+	// 4 KiB, then steps of sqrt(2) (of 2 in quick mode), rounded to whole lines.
+	double f = run->lab.opt.quick ? 2.0 : M_SQRT2;
+	for (double s = 4096; s <= (double)run->opt.max_size * 1.0001 && run->nr_sizes < MAX_SIZES;
+	     s *= f)
+		run->sizes[run->nr_sizes++] = (uint64_t)s / run->line * run->line;
+	read_thp(run);
+}
+
+static void predict(const struct run *run)
+{
+	char a[32], b[32], c[32];
+
+	lab_prediction("a random chase costs about 1 ns per load while it fits the L1d (%s), a few "
+		       "ns in the L2 (%s), 10-20 ns in the L3 (%s), and 60-120 ns from memory; each "
+		       "step falls where hwloc says the level ends",
+		       cli_format_size(run->cache[1], a, sizeof(a)),
+		       cli_format_size(run->cache[2], b, sizeof(b)),
+		       cli_format_size(run->cache[3], c, sizeof(c)));
+	lab_prediction("in address order the prefetcher fetches ahead: the steps nearly vanish; one "
+		       "load per 4 KiB page also misses the TLB, which huge pages avoid");
+}
+
+// ---- report -------------------------------------------------------------------------------------
+
+static const struct point *find(const struct run *run, enum experiment e, uint64_t size,
+				uint64_t stride)
+{
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		if (p->e == e && p->size_bytes == size && (!stride || p->stride_bytes == stride))
+			return p;
+	}
+	return NULL;
+}
+
+// The measured latency at the largest size not above limit (NAN if none).
+static double latency_at_most(const struct run *run, enum experiment e, uint64_t limit)
+{
+	double v = NAN;
+
+	for (size_t i = 0; i < run->nr_sizes && run->sizes[i] <= limit; i++) {
+		const struct point *p = find(run, e, run->sizes[i], 0);
+
+		if (p)
+			v = p->ns_per_load;
+	}
+	return v;
+}
+
+static void print_tables(const struct run *run)
+{
+	char sz[32];
+
+	printf("\nns per load (median of %u samples; cycles where counted) by working-set size\n",
+	       run->lab.opt.nr_reps);
+	printf("  %10s %10s %8s %14s %12s %12s %10s\n", "size", "random", "cycles",
+	       "address order", "TLB 4 KiB", "TLB huge", "read GB/s");
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		uint64_t s = run->sizes[i];
+		const struct point *r = find(run, LATENCY, s, 0), *q = find(run, SEQUENTIAL, s, 0);
+		const struct point *t4 = find(run, TLB_4K, s, 0), *th = find(run, TLB_HUGE, s, 0);
+		const struct point *bw = find(run, BANDWIDTH, s, 0);
+		const char *mark = "";
+
+		for (unsigned level = 1; level <= 3; level++)
+			if (run->cache[level] && s <= run->cache[level] &&
+			    (i + 1 == run->nr_sizes || run->sizes[i + 1] > run->cache[level]))
+				mark = level == 1 ? "  <- L1d" : level == 2 ? "  <- L2" : "  <- L3";
+		printf("  %10s %10.2f %8.1f %14.2f %12.2f %12.2f %10.1f%s\n",
+		       cli_format_size(s, sz, sizeof(sz)), r ? r->ns_per_load : NAN,
+		       r ? r->cycles_per_load : NAN, q ? q->ns_per_load : NAN,
+		       t4 ? t4->ns_per_load : NAN, th ? th->ns_per_load : NAN,
+		       bw ? bw->gb_per_s : NAN, mark);
+	}
+	printf("  (<- : the largest size that fits the cache hwloc reports; TLB columns: one load "
+	       "per page)\n");
+}
+
+// Where the latency climbs to memory: the smallest size whose random-chase latency is at least
+// half of that at the largest size. Beyond the last-level cache almost every load goes to memory.
+static uint64_t memory_step_size(const struct run *run, double memory_ns)
+{
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		const struct point *p = find(run, LATENCY, run->sizes[i], 0);
+
+		if (p && p->ns_per_load >= memory_ns / 2)
+			return run->sizes[i];
+	}
+	return 0;
+}
+
+static void verdicts(struct run *run)
+{
+	uint64_t largest = run->sizes[run->nr_sizes - 1], llc = llc_bytes(run);
+	const struct point *mem = find(run, LATENCY, largest, 0);
+	const struct point *seq = find(run, SEQUENTIAL, largest, 0);
+	double l1 = latency_at_most(run, LATENCY, run->cache[1] ? run->cache[1] / 2 : 16384);
+	double l2 = run->cache[2] ? latency_at_most(run, LATENCY, run->cache[2] / 2) : NAN;
+	double l3 = run->cache[3] ? latency_at_most(run, LATENCY, run->cache[3] / 2) : NAN;
+	char a[32], b[32], c[32];
+
+	if (!mem)
+		die("internal error: no latency point at the largest size");
+	lab_headline(&run->lab, "l1_load_latency", l1, "ns", NAN);
+	lab_headline(&run->lab, "memory_load_latency", mem->ns_per_load, "ns", NAN);
+	lab_verdict(&run->lab,
+		    "latency by level (random chase, at half of each cache hwloc reports): L1d %.2f ns, "
+		    "L2 %.2f ns, L3 %.2f ns; at %s (memory) %.1f ns, %.0fx the L1d",
+		    l1, l2, l3, cli_format_size(largest, a, sizeof(a)), mem->ns_per_load,
+		    mem->ns_per_load / l1);
+
+	uint64_t step = memory_step_size(run, mem->ns_per_load);
+	lab_headline(&run->lab, "memory_latency_from_size", (double)step, "bytes",
+		     llc ? (double)llc : NAN);
+	if (!llc) {
+		lab_note("hwloc reports no cache sizes here, so the steps cannot be set beside them");
+	} else if (largest < 2 * llc) {
+		lab_note("the sweep stops at %s, below twice the last-level cache (%s): the last step "
+			 "may not show (raise --max-size)", cli_format_size(largest, a, sizeof(a)),
+			 cli_format_size(llc, b, sizeof(b)));
+	} else if (step >= llc / 2 && step <= 4 * llc) {
+		lab_verdict(&run->lab,
+			    "the climb to memory latency comes at %s, where hwloc's last-level cache "
+			    "(%s) is outgrown (as predicted)", cli_format_size(step, a, sizeof(a)),
+			    cli_format_size(llc, b, sizeof(b)));
+	} else {
+		lab_verdict(&run->lab,
+			    "the reported and the measured hierarchy disagree: hwloc reports a %s "
+			    "last-level cache, but latency reaches memory's already at %s (%.1f ns "
+			    "there); a VM reports the host's cache, of which a guest may get only a "
+			    "share, and L3 slices on other dies or chiplets are farther",
+			    cli_format_size(llc, a, sizeof(a)), cli_format_size(step, b, sizeof(b)),
+			    latency_at_most(run, LATENCY, step));
+	}
+	if (seq) {
+		lab_headline(&run->lab, "random_over_address_order", mem->ns_per_load / seq->ns_per_load,
+			     "x", NAN);
+		lab_verdict(&run->lab,
+			    "at %s a chase in address order costs %.2f ns per load against %.1f ns "
+			    "random (%.0fx): the prefetcher sees the pattern and fetches ahead, so a "
+			    "strided benchmark measures the prefetcher, not the latency",
+			    cli_format_size(largest, a, sizeof(a)), seq->ns_per_load, mem->ns_per_load,
+			    mem->ns_per_load / seq->ns_per_load);
+	}
+
+	const struct point *t4 = NULL, *th = NULL;
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		const struct point *x = find(run, TLB_4K, run->sizes[i], 0);
+		const struct point *y = find(run, TLB_HUGE, run->sizes[i], 0);
+
+		if (x)
+			t4 = x;
+		if (x && y)
+			th = y;
+	}
+	if (t4 && th && th->size_bytes == t4->size_bytes && th->huge_bytes > 0) {
+		lab_verdict(&run->lab,
+			    "one load per page over %s: %.1f ns with 4 KiB pages, %.1f ns with huge "
+			    "pages (%s of the buffer in huge pages): %.1fx from TLB misses and page walks",
+			    cli_format_size(t4->size_bytes, a, sizeof(a)), t4->ns_per_load,
+			    th->ns_per_load, cli_format_size((uint64_t)th->huge_bytes, c, sizeof(c)),
+			    t4->ns_per_load / th->ns_per_load);
+	} else if (t4) {
+		lab_note("huge pages were not available (THP: %s), so the TLB comparison has one side",
+			 run->thp);
+	}
+
+	const struct point *bw_small = find(run, BANDWIDTH, run->sizes[0], 0);
+	const struct point *bw_large = find(run, BANDWIDTH, largest, 0);
+	if (bw_small && bw_large)
+		lab_verdict(&run->lab,
+			    "sequential reads: %.1f GB/s from the L1d (%s), %.1f GB/s from memory (%s)",
+			    bw_small->gb_per_s, cli_format_size(bw_small->size_bytes, a, sizeof(a)),
+			    bw_large->gb_per_s, cli_format_size(largest, b, sizeof(b)));
+	lab_note("each chase step also pays its loop (about %.2f ns per step at L1 speed, included, "
+		 "not subtracted)", run->loop_ns);
+	if (run->capped)
+		lab_note("the sweep was capped at %s, a quarter of the free memory",
+			 cli_format_size(run->opt.max_size, a, sizeof(a)));
+}
+
+static void write_csv(struct run *run)
+{
+	static const char *const columns[] = {
+		"experiment", "kind", "size_bytes", "stride_bytes", "nr_samples", "iters_per_sample",
+		"ns_per_op_median", "ns_per_op_p05", "ns_per_op_p95", "ns_per_load",
+		"cycles_per_load", "gb_per_s", "huge_page_bytes",
+	};
+	struct report_csv csv;
+
+	lab_csv_open(&run->lab, &csv, columns, sizeof(columns) / sizeof(columns[0]));
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		report_csv_str(&csv, experiment_names[p->e]);
+		report_csv_str(&csv, kind_names[p->e]);
+		report_csv_u64(&csv, p->size_bytes);
+		report_csv_u64(&csv, p->stride_bytes);
+		report_csv_u64(&csv, p->r.ns_per_op.nr_samples);
+		report_csv_u64(&csv, p->r.iters_per_sample);
+		report_csv_double(&csv, p->r.ns_per_op.median);
+		report_csv_double(&csv, p->r.ns_per_op.p05);
+		report_csv_double(&csv, p->r.ns_per_op.p95);
+		report_csv_double(&csv, p->ns_per_load);
+		report_csv_double(&csv, p->cycles_per_load);
+		report_csv_double(&csv, p->gb_per_s);
+		report_csv_double(&csv, p->huge_bytes);
+		lab_csv_end_row(&csv);
+	}
+	// The cache sizes hwloc reports, for the plot's vertical lines.
+	for (unsigned level = 1; level <= 3; level++) {
+		static const char *const names[] = { "", "L1d", "L2", "L3" };
+
+		if (!run->cache[level])
+			continue;
+		report_csv_str(&csv, "cache");
+		report_csv_str(&csv, names[level]);
+		report_csv_u64(&csv, run->cache[level]);
+		for (int k = 0; k < 10; k++)
+			report_csv_double(&csv, NAN);
+		lab_csv_end_row(&csv);
+	}
+	lab_csv_commit(&csv);
+}
+
+static void manifest_extra(struct report_file *m, void *ctx)
+{
+	const struct run *run = ctx;
+
+	report_kv(m, "line_bytes_used", "%u", run->line);
+	report_kv(m, "page_bytes", "%u", run->page);
+	report_kv(m, "thp_enabled", "%s", run->thp);
+	report_kv(m, "max_size_bytes", "%llu%s", (unsigned long long)run->opt.max_size,
+		  run->capped ? " (capped at a quarter of MemAvailable)" : "");
+	report_kv(m, "chase", "random cyclic permutation, one pointer per line (seeded by the size)");
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+enum { OPT_MAX_SIZE = 256 };
+
+static int on_option(int val, const char *arg, void *ctx)
+{
+	struct options *o = ctx;
+
+	if (val == OPT_MAX_SIZE)
+		return cli_arg_size("--max-size", arg, 64u << 10, 16ull << 30, &o->max_size);
+	return -EINVAL;
+}
+
+static void measure(struct run *run)
+{
+	// The loop's own cost: a chase that never leaves one line.
+	struct buffer b;
+
+	buffer_map(&b, 4096, false);
+	*(void **)(void *)b.p = b.p;
+	struct chase self = { (void **)(void *)b.p };
+	struct bench_result r;
+	bench(run, chase_kernel, &self, &r);
+	run->loop_ns = r.ns_per_op.median;
+	buffer_unmap(&b);
+
+	printf("measuring: latency");
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		fflush(stdout);
+		measure_chase(run, LATENCY, run->sizes[i]);
+		measure_chase(run, SEQUENTIAL, run->sizes[i]);
+		if (i % 4 == 3)
+			printf(".");
+	}
+	printf(" TLB");
+	fflush(stdout);
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		if (run->sizes[i] < 64 * (uint64_t)run->page)
+			continue;	// fewer pages than any TLB holds: nothing to see
+		measure_chase(run, TLB_4K, run->sizes[i]);
+		if (run->thp_available)
+			measure_chase(run, TLB_HUGE, run->sizes[i]);
+	}
+	printf(" bandwidth");
+	fflush(stdout);
+	for (size_t i = 0; i < run->nr_sizes; i++)
+		measure_scan(run, BANDWIDTH, run->sizes[i], 8);
+	printf(" mountain");
+	fflush(stdout);
+	for (uint64_t size = 16384; size <= run->opt.max_size; size *= run->lab.opt.quick ? 16 : 4)
+		for (unsigned k = 0; k < NR_STRIDES; k++)
+			measure_scan(run, MOUNTAIN, size, 8u << k);
+	printf(" done\n");
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;
+	static const struct option options[] = {
+		{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+		{ 0 },
+	};
+	const struct cli_lab info = {
+		.name = "10-memory-hierarchy",
+		.summary = "Measures load latency by working-set size with a random pointer chase, the "
+			   "prefetcher, the TLB with 4 KiB and huge pages, read bandwidth, and a memory "
+			   "mountain; compares the steps with hwloc's cache sizes.",
+		.options_help = "  --max-size SIZE    largest working set (default 4x the last-level "
+				"cache, at least 64M; quick 16M)\n",
+		.options = options,
+		.on_option = on_option,
+		.ctx = &run.opt,
+	};
+
+	// parse -> describe the machine
+	lab_init(&run.lab, &info, "Lab 10: memory hierarchy", argc, argv);
+	lab_pin_here(&run.lab);
+	counters_init(&run.counters, metrics, sizeof(metrics) / sizeof(metrics[0]));
+	lab_print_counters(&run.counters);
+
+	// prepare -> predict -> measure
+	plan(&run);
+	predict(&run);
+	measure(&run);
+
+	// report
+	print_tables(&run);
+	printf("\n");
+	verdicts(&run);
+	lab_note_missing_counters(&run.counters);
+	write_csv(&run);
+	lab_write_manifest(&run.lab, &run.counters, manifest_extra, &run);
+
+	// release
+	counters_release(&run.counters);
+	lab_finish(&run.lab);
+	return 0;
+}

@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: MIT
+// Lab 12: what a leak looks like from outside, and how to find it. A small request loop (the
+// "server") runs in a child process and is watched from outside: its RSS (/proc/PID/statm) against
+// the requests served, sampled every few ms; the slope is the memory leaked per request, checked
+// against the allocator's own count. Three servers: one that drops a pointer per request, the fixed
+// one (a bounded cache with eviction), and one whose history grows forever while staying reachable.
+// Then the leak checkers: the same program under LeakSanitizer (its runtime preloaded) and valgrind,
+// with the allocation site they report, and what they say about the reachable growth.
+// Usage: memory_leaks [--quick] [--reps N] [--out DIR] [--leak-bytes N]
+//        memory_leaks --server leaky|fixed|reachable --requests N [--leak-bytes N]   (internal)
+#include <errno.h>
+#include <pthread.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "clock.h"
+#include "die.h"
+#include "guard.h"
+#include "lab.h"
+#include "report.h"
+#include "sanitizer.h"
+#include "stats.h"
+#include "topo.h"
+
+#define MAX_SAMPLES 400
+#define CACHE_SLOTS 1024	// the fixed server keeps the last 1024 sessions
+
+enum server { LEAKY, FIXED, REACHABLE, NR_SERVERS };
+static const char *const server_names[NR_SERVERS] = { "leaky", "fixed", "reachable" };
+
+// ---- the server: a request loop -------------------------------------------------------------------
+
+struct session {
+	uint64_t id;
+	size_t len;
+	char note[];	// leak_bytes - sizeof(struct session) bytes of per-request state
+};
+
+// The reachable server's history: every session ever made, still pointed to (so no leak checker
+// calls it lost). Not static, so that the compiler cannot drop it.
+struct session **request_history;
+size_t history_len, history_cap;
+
+static struct session *cache[CACHE_SLOTS];
+
+static struct session *new_session(uint64_t id, size_t bytes)
+{
+	struct session *s = malloc(bytes);
+
+	if (!s)
+		abort();	// the child's memory limit: the supervisor reports it
+	s->id = id;
+	s->len = bytes - sizeof(*s);
+	memset(s->note, (int)(id & 0xff), s->len);
+	return s;
+}
+
+// One request: parse into a scratch buffer (freed: not a leak), then keep per-request state the
+// way each server does.
+static void handle_request(enum server kind, uint64_t id, size_t leak_bytes)
+{
+	char *scratch = malloc(1024);
+
+	if (!scratch)
+		abort();
+	snprintf(scratch, 1024, "GET /item/%llu", (unsigned long long)id);
+	struct session *s = new_session(id, leak_bytes);
+	bench_escape(scratch);
+	free(scratch);
+	switch (kind) {
+	case LEAKY:
+		// The bug: the session was meant to go into the cache, but this path forgets it.
+		bench_escape(s);
+		return;	// NOLINT(clang-analyzer-unix.Malloc): the leak this lab is about
+	case FIXED:
+		// The fix: a bounded cache; the evicted session is freed.
+		free(cache[id % CACHE_SLOTS]);
+		cache[id % CACHE_SLOTS] = s;
+		return;
+	case REACHABLE:
+		// No lost pointer, yet unbounded: a history nobody ever trims.
+		if (history_len == history_cap) {
+			size_t cap = history_cap ? history_cap * 2 : 1024;
+			struct session **h = realloc(request_history, cap * sizeof(struct session *));
+
+			if (!h)
+				abort();
+			request_history = h;
+			history_cap = cap;
+		}
+		request_history[history_len++] = s;
+		return;
+	case NR_SERVERS:
+		break;
+	}
+}
+
+// ---- watching it from outside ---------------------------------------------------------------------
+
+struct sample {
+	double ms, requests, rss_bytes, heap_bytes;
+};
+
+// Shared between the lab (its watcher thread) and the server (its supervised child).
+struct watch {
+	enum server kind;
+	size_t leak_bytes;
+	uint64_t max_requests;
+	uint64_t duration_ms;
+	_Atomic int pid;		// the server's, once it runs
+	_Atomic uint64_t requests;	// written by the server
+	_Atomic uint64_t heap_bytes;	// the server's allocator: bytes in use (mallinfo2)
+	_Atomic int served_all, stop;
+	struct sample samples[MAX_SAMPLES];	// written by the watcher
+	unsigned nr_samples;
+};
+
+// The server: a supervised child. It serves until told to stop (or max_requests), then waits for
+// the watcher's last sample and leaves without cleaning up, as a server killed by its supervisor
+// would.
+static int server_child(void *arg)
+{
+	struct watch *w = arg;
+
+	atomic_store(&w->pid, (int)getpid());
+	for (uint64_t id = 0; id < w->max_requests && !atomic_load(&w->stop); id++) {
+		handle_request(w->kind, id, w->leak_bytes);
+		atomic_store_explicit(&w->requests, id + 1, memory_order_relaxed);
+		if ((id & 255) == 0)
+			atomic_store(&w->heap_bytes, (uint64_t)mallinfo2().uordblks);
+	}
+	atomic_store(&w->heap_bytes, (uint64_t)mallinfo2().uordblks);
+	atomic_store(&w->served_all, 1);
+	while (!atomic_load(&w->stop))
+		usleep(1000);
+	return 0;
+}
+
+static double rss_of(pid_t pid, long page)
+{
+	char path[64];
+	unsigned long long size, resident;
+	double v = NAN;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f && fscanf(f, "%llu %llu", &size, &resident) == 2)
+		v = (double)resident * (double)page;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+// The watcher, a thread of the lab: samples the server's RSS and request count from outside, then
+// tells it to stop. (The lab's main thread meanwhile waits for the server in guard_run().)
+static void *watcher(void *arg)
+{
+	struct watch *w = arg;
+	long page = sysconf(_SC_PAGESIZE);
+	// Spread the samples over the watch, but at least every 0.75 ms: a fast server may serve its
+	// max_requests well before the watch is over.
+	uint64_t start = clock_now_ns(), interval = w->duration_ms * 1000000 / MAX_SAMPLES;
+	if (interval > 750000 && w->duration_ms < 1000)
+		interval = 750000;
+	int pid;
+
+	while ((pid = atomic_load(&w->pid)) == 0 && clock_now_ns() - start < 10000000000ull) {
+		struct timespec wait = { 0, 100000 };
+
+		nanosleep(&wait, NULL);
+	}
+	start = clock_now_ns();
+	while (pid && w->nr_samples < MAX_SAMPLES) {
+		uint64_t now = clock_now_ns();
+		struct sample *s = &w->samples[w->nr_samples];
+
+		s->ms = (double)(now - start) / 1e6;
+		s->requests = (double)atomic_load(&w->requests);
+		s->rss_bytes = rss_of(pid, page);
+		s->heap_bytes = (double)atomic_load(&w->heap_bytes);
+		if (isnan(s->rss_bytes))
+			break;	// the server is gone (killed by its memory or time limit)
+		w->nr_samples++;
+		if (now - start > w->duration_ms * 1000000 || atomic_load(&w->served_all))
+			break;
+		struct timespec tick = { 0, (long)interval };
+		nanosleep(&tick, NULL);
+	}
+	atomic_store(&w->stop, 1);
+	return NULL;
+}
+
+// ---- the leak checkers ----------------------------------------------------------------------------
+
+struct checker {
+	bool ran;
+	char why_not[160];
+	double leaked_bytes;		// definitely lost / direct leaks, NAN if none reported
+	double reachable_bytes;		// still reachable (valgrind only)
+	char site[256];			// the first frame in this lab's source
+	char report[2048];		// the lines shown to the learner
+};
+
+// Runs argv (this program as a server, under a tool), supervised; its combined output goes to buf.
+// Returns its exit status, 128 + the signal that killed it, or 127 if it could not run.
+static int run_tool(char *const argv[], const char *preload, char *buf, size_t len)
+{
+	char preload_env[4200];
+	// Report the leaks, never abort on them; use the frame pointers this build keeps.
+	const char *env[] = { "LSAN_OPTIONS=exitcode=23:fast_unwind_on_malloc=1:malloc_context_size=6",
+			      preload_env, NULL };
+	struct guard_limits limits = { .timeout_ms = 120000 };
+	struct guard_result g;
+
+	snprintf(preload_env, sizeof(preload_env), "LD_PRELOAD=%s", preload ? preload : "");
+	if (!preload)
+		env[1] = NULL;
+	if (guard_exec(argv, env, &limits, buf, len, &g) != 0)
+		return 127;
+	return g.outcome == GUARD_EXITED ? g.exit_status : 128 + g.signal;
+}
+
+// Keeps the report lines worth showing: the headline, the lines naming this lab's source, the
+// summary. Sets site to the first frame in memory_leaks.c.
+static void extract(struct checker *c, const char *out, const char *const *keys, size_t nr_keys)
+{
+	const char *line = out;
+	size_t used = 0;
+
+	while (*line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		bool keep = false;
+
+		for (size_t k = 0; k < nr_keys; k++)
+			keep = keep || memmem(line, len, keys[k], strlen(keys[k])) != NULL;
+		bool ours = memmem(line, len, "memory_leaks.c", 14) != NULL;
+		if (ours && !c->site[0]) {
+			const char *in = memmem(line, len, " in ", 4);
+			const char *by = memmem(line, len, ": ", 2);
+			const char *from = in ? in + 4 : by ? by + 2 : line;
+			snprintf(c->site, sizeof(c->site), "%.*s", (int)(line + len - from), from);
+		}
+		if ((keep || ours) && used + len + 4 < sizeof(c->report))
+			used += (size_t)snprintf(c->report + used, sizeof(c->report) - used, "    %.*s\n",
+						 (int)len, line);
+		line = end ? end + 1 : line + len;
+	}
+}
+
+static const char *lsan_runtime(void)
+{
+	static const char *const candidates[] = {
+		"/usr/lib/x86_64-linux-gnu/liblsan.so.0", "/usr/lib/aarch64-linux-gnu/liblsan.so.0",
+		"/usr/lib64/liblsan.so.0", "/usr/lib/liblsan.so.0",
+	};
+
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+		if (access(candidates[i], R_OK) == 0)
+			return candidates[i];
+	return NULL;
+}
+
+static void run_lsan(struct checker *c, const char *exe, enum server kind, char *buf, size_t len)
+{
+	static const char *const keys[] = { "ERROR: LeakSanitizer", "Direct leak", "SUMMARY:" };
+	const char *runtime = lsan_runtime();
+	char *const argv[] = { (char *)exe, (char *)"--server", (char *)server_names[kind],
+			       (char *)"--requests", (char *)"2000", NULL };
+
+	c->leaked_bytes = c->reachable_bytes = NAN;
+	if (!runtime) {
+		snprintf(c->why_not, sizeof(c->why_not), "the LeakSanitizer runtime (liblsan.so.0) is "
+			 "not installed: it comes with GCC (Debian: liblsan0)");
+		return;
+	}
+	int st = run_tool(argv, runtime, buf, len);
+	if (st != 0 && st != 23) {
+		snprintf(c->why_not, sizeof(c->why_not), "the run under LeakSanitizer failed "
+			 "(status %d; ptrace-restricted containers stop it)", st);
+		return;
+	}
+	c->ran = true;
+	extract(c, buf, keys, sizeof(keys) / sizeof(keys[0]));
+	const char *sum = strstr(buf, "SUMMARY: LeakSanitizer: ");
+	unsigned long long bytes;
+	c->leaked_bytes = sum && sscanf(sum, "SUMMARY: LeakSanitizer: %llu byte", &bytes) == 1
+			  ? (double)bytes : 0;
+}
+
+// The number after key in valgrind's output, which groups digits with commas ("1,234 bytes");
+// 0 when the key is absent (valgrind leaves out the kinds it found nothing of).
+static double grouped_number(const char *out, const char *key)
+{
+	const char *at = strstr(out, key);
+	char digits[32];
+	size_t k = 0;
+
+	if (!at)
+		return 0;
+	for (const char *p = at + strlen(key); (*p == ',' || (*p >= '0' && *p <= '9')) &&
+	     k < sizeof(digits) - 1; p++)
+		if (*p != ',')
+			digits[k++] = *p;
+	digits[k] = '\0';
+	return strtod(digits, NULL);
+}
+
+static void run_valgrind(struct checker *c, const char *exe, enum server kind, char *buf,
+			 size_t len)
+{
+	static const char *const keys[] = { "definitely lost:", "still reachable:",
+					    "are definitely lost" };
+	char *const argv[] = { (char *)"valgrind", (char *)"--leak-check=full",
+			       (char *)"--show-leak-kinds=definite", (char *)exe, (char *)"--server",
+			       (char *)server_names[kind], (char *)"--requests", (char *)"500", NULL };
+
+	c->leaked_bytes = c->reachable_bytes = NAN;
+	int st = run_tool(argv, NULL, buf, len);
+	if (st == 127) {
+		snprintf(c->why_not, sizeof(c->why_not), "valgrind is not installed (make deps "
+			 "installs it)");
+		return;
+	}
+	c->ran = true;
+	extract(c, buf, keys, sizeof(keys) / sizeof(keys[0]));
+	c->leaked_bytes = grouped_number(buf, "definitely lost: ");
+	c->reachable_bytes = grouped_number(buf, "still reachable: ");
+}
+
+// ---- the run --------------------------------------------------------------------------------------
+
+struct observed {
+	struct sample samples[MAX_SAMPLES];
+	unsigned nr_samples;
+	double rss_per_request, heap_per_request;	// least-squares slopes, bytes
+	double requests;
+	struct stats ns_per_request;	// over the sampling intervals
+	struct checker lsan, valgrind;
+};
+
+struct options {
+	uint64_t leak_bytes;
+};
+
+struct run {
+	struct lab lab;
+	struct options opt;
+	char exe[4096];
+	uint64_t max_requests, duration_ms;
+	struct observed server[NR_SERVERS];
+	double chunk_bytes;	// what one leaked session really takes from glibc's heap
+};
+
+// The slope of y over x by least squares, over the samples past the first fifth (the warm-up:
+// the first requests also fault in the allocator's arena and the program's pages).
+static double slope(const struct sample *s, unsigned n, size_t y_offset)
+{
+	double sx = 0, sy = 0, sxx = 0, sxy = 0;
+	unsigned m = 0;
+
+	for (unsigned i = n / 5; i < n; i++) {
+		double x = s[i].requests, y = *(const double *)(const void *)((const char *)&s[i] + y_offset);
+
+		sx += x;
+		sy += y;
+		sxx += x * x;
+		sxy += x * y;
+		m++;
+	}
+	double d = m * sxx - sx * sx;
+	return m >= 3 && d > 0 ? (m * sxy - sx * sy) / d : NAN;
+}
+
+static void observe(struct run *run, enum server kind)
+{
+	struct watch *w = guard_shared_alloc(sizeof(*w));
+	// The server stops at max_requests or when the watcher has seen enough; this is the backstop.
+	struct guard_limits limits = { .timeout_ms = run->duration_ms + 30000 };
+	struct guard_result g;
+	char why[128];
+
+	if (!w)
+		die("cannot share memory with the child");
+	w->kind = kind;
+	w->leak_bytes = run->opt.leak_bytes;
+	w->max_requests = run->max_requests;
+	w->duration_ms = run->duration_ms;
+	pthread_t watch;
+	if (pthread_create(&watch, NULL, watcher, w) != 0)
+		die("cannot start the watcher thread");
+	int err = guard_run(server_child, w, &limits, &g);
+	atomic_store(&w->stop, 1);	// the server may have died: the watcher must not wait for it
+	pthread_join(watch, NULL);
+	if (err)
+		die_errno(err, "cannot start the supervised child");
+	if (g.outcome != GUARD_EXITED || g.exit_status != 0 || w->nr_samples < 2)
+		die("the %s server failed: %s", server_names[kind],
+		    guard_describe(&g, why, sizeof(why)));
+	struct observed *o = &run->server[kind];
+	memcpy(o->samples, w->samples, sizeof(o->samples));
+	o->nr_samples = w->nr_samples;
+	o->requests = o->nr_samples ? o->samples[o->nr_samples - 1].requests : 0;
+	o->rss_per_request = slope(o->samples, o->nr_samples, offsetof(struct sample, rss_bytes));
+	o->heap_per_request = slope(o->samples, o->nr_samples, offsetof(struct sample, heap_bytes));
+	// How fast it served: ns per request in each sampling interval, median and spread.
+	static double per[MAX_SAMPLES];
+	size_t n = 0;
+	for (unsigned i = 1; i < o->nr_samples; i++) {
+		double dr = o->samples[i].requests - o->samples[i - 1].requests;
+
+		if (dr > 0)
+			per[n++] = (o->samples[i].ms - o->samples[i - 1].ms) * 1e6 / dr;
+	}
+	if (n == 0 || stats_compute(&o->ns_per_request, per, n) != 0)
+		o->ns_per_request.median = o->ns_per_request.p05 = o->ns_per_request.p95 = NAN;
+	guard_shared_free(w, sizeof(*w));
+}
+
+static void plan(struct run *run)
+{
+	uint64_t avail = topo_mem_available_bytes();
+
+	if (!run->opt.leak_bytes)
+		run->opt.leak_bytes = 200;
+	run->duration_ms = run->lab.opt.quick ? 300 : 1500;
+	// The leaky and reachable servers may keep every session: at most 256 MiB of them (64 MiB
+	// quick), and never over an eighth of the free memory.
+	uint64_t budget = run->lab.opt.quick ? 64u << 20 : 256u << 20;
+	if (avail && budget > avail / 8)
+		budget = avail / 8;
+	run->max_requests = budget / (run->opt.leak_bytes + 16);
+	// A malloc'ed block costs its size rounded up to 16, plus 8 bytes of header (glibc, 64-bit).
+	uint64_t chunk = (run->opt.leak_bytes + 8 + 15) / 16 * 16;
+	run->chunk_bytes = (double)chunk;
+	if (run->chunk_bytes < 32)
+		run->chunk_bytes = 32;
+}
+
+static void print_observed(const struct run *run)
+{
+	printf("\nWatched from outside (RSS from /proc/PID/statm against requests served)\n");
+	printf("  %-10s %12s %14s %18s %18s %12s\n", "server", "requests", "RSS growth",
+	       "RSS per request", "heap per request", "ns/request");
+	for (int k = 0; k < NR_SERVERS; k++) {
+		const struct observed *o = &run->server[k];
+		char a[32];
+		double growth = o->nr_samples ? o->samples[o->nr_samples - 1].rss_bytes -
+						o->samples[0].rss_bytes : NAN;
+
+		printf("  %-10s %12.0f %14s %16.1f B %16.1f B %12.0f\n", server_names[k], o->requests,
+		       cli_format_size((uint64_t)fmax(growth, 0), a, sizeof(a)), o->rss_per_request,
+		       o->heap_per_request, o->ns_per_request.median);
+	}
+	printf("  (a session of %llu bytes takes a %.0f-byte chunk from glibc's malloc)\n",
+	       (unsigned long long)run->opt.leak_bytes, run->chunk_bytes);
+}
+
+static void print_checker(const char *tool, enum server kind, const struct checker *c)
+{
+	if (!c->ran) {
+		printf("  %s, %s server: not run: %s\n", tool, server_names[kind], c->why_not);
+		return;
+	}
+	printf("  %s, %s server:%s\n%s", tool, server_names[kind],
+	       c->report[0] ? "" : " nothing reported", c->report);
+}
+
+static void find_leaks(struct run *run)
+{
+	static char buf[1 << 16];
+	const char *san = sanitizer_name();
+
+	for (int k = 0; k < NR_SERVERS; k++) {
+		struct observed *o = &run->server[k];
+
+		if (san) {
+			// The lab itself runs under a sanitizer (make test's sanitizer builds): a
+			// second leak checker cannot be preloaded into it.
+			snprintf(o->lsan.why_not, sizeof(o->lsan.why_not), "this build already runs "
+				 "under %s", san);
+			snprintf(o->valgrind.why_not, sizeof(o->valgrind.why_not), "this build already "
+				 "runs under %s", san);
+			o->lsan.leaked_bytes = o->valgrind.leaked_bytes = NAN;
+			o->valgrind.reachable_bytes = NAN;
+			continue;
+		}
+		run_lsan(&o->lsan, run->exe, (enum server)k, buf, sizeof(buf));
+		run_valgrind(&o->valgrind, run->exe, (enum server)k, buf, sizeof(buf));
+	}
+	printf("\nThe leak checkers on the same servers (2000 requests under LeakSanitizer, 500 under "
+	       "valgrind)\n");
+	for (int k = 0; k < NR_SERVERS; k++) {
+		print_checker("LeakSanitizer", (enum server)k, &run->server[k].lsan);
+		print_checker("valgrind", (enum server)k, &run->server[k].valgrind);
+	}
+}
+
+static void verdicts(struct run *run)
+{
+	const struct observed *leaky = &run->server[LEAKY], *fixed = &run->server[FIXED];
+	const struct observed *reach = &run->server[REACHABLE];
+	char a[32];
+
+	lab_headline(&run->lab, "leaked_bytes_per_request", leaky->rss_per_request, "bytes",
+		     leaky->heap_per_request);
+	lab_verdict(&run->lab,
+		    "the leaky server's RSS grows by %.0f bytes per request (the slope over %.0f "
+		    "requests); glibc's own count says %.0f, and one lost %llu-byte session is a "
+		    "%.0f-byte chunk%s", leaky->rss_per_request, leaky->requests,
+		    leaky->heap_per_request, (unsigned long long)run->opt.leak_bytes, run->chunk_bytes,
+		    fabs(leaky->rss_per_request - run->chunk_bytes) < 0.2 * run->chunk_bytes
+			    ? " (as predicted)" : "");
+	lab_headline(&run->lab, "fixed_bytes_per_request", fixed->rss_per_request, "bytes",
+		     fixed->heap_per_request);
+	lab_verdict(&run->lab,
+		    "the fixed server (a bounded cache of %d sessions) stays flat: %.2f bytes per "
+		    "request after warming up, over %.0f requests; it is faster too (%.0f ns per "
+		    "request against %.0f: every leaked page is a page fault)", CACHE_SLOTS,
+		    fixed->rss_per_request, fixed->requests, fixed->ns_per_request.median,
+		    leaky->ns_per_request.median);
+	lab_verdict(&run->lab,
+		    "the reachable server grows as fast (%.0f bytes per request, plus its history "
+		    "array), though it never loses a pointer", reach->rss_per_request);
+
+	const struct checker *l = &leaky->lsan, *lr = &reach->lsan, *v = &leaky->valgrind;
+	if (l->ran) {
+		lab_headline(&run->lab, "lsan_leaked_bytes_2000_requests", l->leaked_bytes, "bytes",
+			     2000.0 * (double)run->opt.leak_bytes);
+		lab_verdict(&run->lab,
+			    "LeakSanitizer finds the leaky server's %s lost (2000 x %llu bytes) and "
+			    "names the allocation: %s; for the reachable server it reports %s",
+			    cli_format_size((uint64_t)l->leaked_bytes, a, sizeof(a)),
+			    (unsigned long long)run->opt.leak_bytes, l->site[0] ? l->site : "(no site)",
+			    lr->ran && lr->leaked_bytes == 0 ? "nothing: still reachable is not a leak to "
+							    "it, only the RSS slope shows it"
+							  : "a leak too");
+	} else {
+		lab_note("LeakSanitizer not run: %s", l->why_not);
+	}
+	if (v->ran)
+		lab_verdict(&run->lab,
+			    "valgrind: %.0f bytes definitely lost for the leaky server (500 requests), "
+			    "%.0f still reachable for the reachable one: it lists reachable memory, but "
+			    "as a normal state, not an error", v->leaked_bytes,
+			    reach->valgrind.reachable_bytes);
+	else
+		lab_note("valgrind not run: %s", v->why_not);
+}
+
+static void write_csv(struct run *run)
+{
+	static const char *const columns[] = {
+		"experiment", "kind", "ms", "requests", "rss_bytes", "heap_bytes",
+		"rss_per_request_bytes", "heap_per_request_bytes", "ns_per_op_median", "ns_per_op_p05",
+		"ns_per_op_p95", "leaked_bytes", "reachable_bytes",
+	};
+	struct report_csv csv;
+
+	lab_csv_open(&run->lab, &csv, columns, sizeof(columns) / sizeof(columns[0]));
+	for (int k = 0; k < NR_SERVERS; k++) {
+		const struct observed *o = &run->server[k];
+
+		for (unsigned i = 0; i < o->nr_samples; i++) {
+			report_csv_str(&csv, "rss");
+			report_csv_str(&csv, server_names[k]);
+			report_csv_double(&csv, o->samples[i].ms);
+			report_csv_double(&csv, o->samples[i].requests);
+			report_csv_double(&csv, o->samples[i].rss_bytes);
+			report_csv_double(&csv, o->samples[i].heap_bytes);
+			for (int x = 0; x < 7; x++)
+				report_csv_double(&csv, NAN);
+			lab_csv_end_row(&csv);
+		}
+		report_csv_str(&csv, "slope");
+		report_csv_str(&csv, server_names[k]);
+		report_csv_double(&csv, NAN);
+		report_csv_double(&csv, o->requests);
+		report_csv_double(&csv, NAN);
+		report_csv_double(&csv, NAN);
+		report_csv_double(&csv, o->rss_per_request);
+		report_csv_double(&csv, o->heap_per_request);
+		report_csv_double(&csv, o->ns_per_request.median);
+		report_csv_double(&csv, o->ns_per_request.p05);
+		report_csv_double(&csv, o->ns_per_request.p95);
+		report_csv_double(&csv, NAN);
+		report_csv_double(&csv, NAN);
+		lab_csv_end_row(&csv);
+		const struct { const char *e; const struct checker *c; } tools[] = {
+			{ "lsan", &o->lsan }, { "valgrind", &o->valgrind },
+		};
+		for (size_t t = 0; t < 2; t++) {
+			if (!tools[t].c->ran)
+				continue;
+			report_csv_str(&csv, tools[t].e);
+			report_csv_str(&csv, server_names[k]);
+			for (int x = 0; x < 9; x++)
+				report_csv_double(&csv, NAN);
+			report_csv_double(&csv, tools[t].c->leaked_bytes);
+			report_csv_double(&csv, tools[t].c->reachable_bytes);
+			lab_csv_end_row(&csv);
+		}
+	}
+	lab_csv_commit(&csv);
+}
+
+static void manifest_extra(struct report_file *m, void *ctx)
+{
+	const struct run *run = ctx;
+
+	report_kv(m, "leak_bytes", "%llu", (unsigned long long)run->opt.leak_bytes);
+	report_kv(m, "max_requests", "%llu", (unsigned long long)run->max_requests);
+	report_kv(m, "watch_ms", "%llu", (unsigned long long)run->duration_ms);
+	report_kv(m, "lsan_runtime", "%s", lsan_runtime() ? lsan_runtime() : "not found");
+	report_kv(m, "glibc_chunk_bytes", "%.0f", run->chunk_bytes);
+}
+
+// ---- main -----------------------------------------------------------------------------------------
+
+enum { OPT_LEAK_BYTES = 256 };
+
+static int on_option(int val, const char *arg, void *ctx)
+{
+	struct options *o = ctx;
+
+	if (val == OPT_LEAK_BYTES)
+		return cli_arg_u64("--leak-bytes", arg, 32, 65536, &o->leak_bytes);
+	return -EINVAL;
+}
+
+// --server KIND --requests N [--leak-bytes N]: serve N requests and exit normally, so that a leak
+// checker wrapped around this process reports at exit. Exit 2 on a bad command line.
+static int server_mode(int argc, char **argv)
+{
+	enum server kind = NR_SERVERS;
+	uint64_t requests = 0, leak = 200;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--server")) {
+			for (int k = 0; k < NR_SERVERS; k++)
+				if (!strcmp(argv[i + 1], server_names[k]))
+					kind = (enum server)k;
+		} else if (!strcmp(argv[i], "--requests")) {
+			if (cli_arg_u64("--requests", argv[i + 1], 1, 10000000, &requests) != 0)
+				return 2;
+		} else if (!strcmp(argv[i], "--leak-bytes")) {
+			if (cli_arg_u64("--leak-bytes", argv[i + 1], 32, 65536, &leak) != 0)
+				return 2;
+		} else {
+			break;
+		}
+	}
+	if (kind == NR_SERVERS || !requests || argc % 2 == 0) {
+		fprintf(stderr, "%s: usage: --server leaky|fixed|reachable --requests N "
+			"[--leak-bytes N]\n", program_invocation_short_name);
+		return 2;
+	}
+	for (uint64_t id = 0; id < requests; id++)
+		handle_request(kind, id, leak);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;
+	static const struct option options[] = {
+		{ "leak-bytes", required_argument, NULL, OPT_LEAK_BYTES },
+		{ 0 },
+	};
+	const struct cli_lab info = {
+		.name = "12-memory-leaks",
+		.summary = "Watches three request loops from outside (RSS against requests): one that "
+			   "leaks, the fixed one, one that grows while reachable; then runs them under "
+			   "LeakSanitizer and valgrind.",
+		.options_help = "  --leak-bytes N     bytes of per-request state (32-65536; default 200)\n",
+		.options = options,
+		.on_option = on_option,
+		.ctx = &run.opt,
+	};
+
+	if (argc > 1 && !strcmp(argv[1], "--server"))
+		return server_mode(argc, argv);
+	// parse -> describe the machine
+	lab_init(&run.lab, &info, "Lab 12: memory leaks", argc, argv);
+	lab_pin_here(&run.lab);
+	printf("counters: none used by this lab (RSS from /proc, the heap from mallinfo2)\n");
+	ssize_t len = readlink("/proc/self/exe", run.exe, sizeof(run.exe) - 1);
+	if (len <= 0)
+		die_errno(errno, "cannot find this program (/proc/self/exe)");
+	run.exe[len] = '\0';
+
+	// prepare -> predict
+	plan(&run);
+	lab_prediction("a server that loses a %llu-byte session per request grows by one malloc "
+		       "chunk (%.0f bytes) per request, seen from outside as a straight RSS slope; "
+		       "the fixed one stays flat", (unsigned long long)run.opt.leak_bytes,
+		       run.chunk_bytes);
+	lab_prediction("LeakSanitizer and valgrind name the allocation site of the lost sessions; "
+		       "a structure that grows but stays reachable is no leak to them");
+
+	// measure
+	printf("measuring:");
+	for (int k = 0; k < NR_SERVERS; k++) {
+		printf(" %s", server_names[k]);
+		fflush(stdout);
+		observe(&run, (enum server)k);
+	}
+	printf(" checkers...");
+	fflush(stdout);
+	find_leaks(&run);
+
+	// report
+	print_observed(&run);
+	printf("\n");
+	verdicts(&run);
+	write_csv(&run);
+	lab_write_manifest(&run.lab, NULL, manifest_extra, &run);
+	lab_finish(&run.lab);
+	return 0;
+}
