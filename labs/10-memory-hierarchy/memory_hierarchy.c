@@ -60,7 +60,6 @@ struct run {
 	char thp[96];
 	struct point points[MAX_POINTS];
 	size_t nr_points;
-	double loop_ns;			// the chase loop's own cost per step, not subtracted
 };
 
 static const enum counters_metric metrics[] = { COUNTERS_CYCLES };
@@ -473,8 +472,6 @@ static void verdicts(struct run *run)
 			    "sequential reads: %.1f GB/s from the L1d (%s), %.1f GB/s from memory (%s)",
 			    bw_small->gb_per_s, cli_format_size(bw_small->size_bytes, a, sizeof(a)),
 			    bw_large->gb_per_s, cli_format_size(largest, b, sizeof(b)));
-	lab_note("each chase step also pays its loop (about %.2f ns per step at L1 speed, included, "
-		 "not subtracted)", run->loop_ns);
 	if (run->capped)
 		lab_note("the sweep was capped at %s, a quarter of the free memory",
 			 cli_format_size(run->opt.max_size, a, sizeof(a)));
@@ -551,17 +548,6 @@ static int on_option(int val, const char *arg, void *ctx)
 
 static void measure(struct run *run)
 {
-	// The loop's own cost: a chase that never leaves one line.
-	struct buffer b;
-
-	buffer_map(&b, 4096, false);
-	*(void **)(void *)b.p = b.p;
-	struct chase self = { (void **)(void *)b.p };
-	struct bench_result r;
-	bench(run, chase_kernel, &self, &r);
-	run->loop_ns = r.ns_per_op.median;
-	buffer_unmap(&b);
-
 	printf("measuring: latency");
 	for (size_t i = 0; i < run->nr_sizes; i++) {
 		fflush(stdout);

@@ -256,14 +256,21 @@ struct run {
 	struct asan_report asan[NR_DEMOS];
 };
 
+// The first bytes of the owner field in hex, and as text with anything unprintable as '.'.
 static void show(const char *label, const struct account *a)
 {
 	const unsigned char *b = (const unsigned char *)a->owner;
+	char text[sizeof(a->owner) + 1];
+	size_t n = strnlen(a->owner, sizeof(a->owner));
 
-	printf("  %-34s owner bytes %02x%02x%02x%02x%02x%02x%02x%02x... (\"%.*s\"), balance %ld\n",
-	       label, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-	       (int)strnlen(a->owner, sizeof(a->owner)), b[0] >= 32 && b[0] < 127 ? a->owner : "",
-	       a->balance);
+	for (size_t i = 0; i < n; i++) {
+		text[i] = '.';
+		if (b[i] >= 32 && b[i] < 127)
+			text[i] = (char)b[i];
+	}
+	text[n] = '\0';
+	printf("  %-34s owner bytes %02x%02x%02x%02x%02x%02x%02x%02x... (\"%s\"), balance %ld\n",
+	       label, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], text, a->balance);
 }
 
 static void print_demos(const struct run *run)
