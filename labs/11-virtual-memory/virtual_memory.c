@@ -34,7 +34,7 @@
 #define NR_ASLR_RUNS 3
 #define MAX_THREADS 64
 
-// ---- the sample objects: one in each kind of region ----------------------------------------------
+// ---- the sample objects: one in each kind of region ---------------------------------------------
 
 static const char read_only_text[] = "a string constant";	// .rodata
 static int initialised_global = 42;				// .data
@@ -63,15 +63,24 @@ static size_t take_samples(struct sample *s)
 		heap_block = malloc(64);
 	if (!mmap_block)
 		mmap_block = malloc(4u << 20);	// above the mmap threshold: its own mapping
-	s[n++] = (struct sample){ .id = "code", .name = "code (a function)", .address = (uintptr_t)local_marker };
-	s[n++] = (struct sample){ .id = "rodata", .name = "read-only data (a string constant)", .address = (uintptr_t)read_only_text };
-	s[n++] = (struct sample){ .id = "data", .name = "data (an initialised global)", .address = (uintptr_t)&initialised_global };
-	s[n++] = (struct sample){ .id = "bss", .name = "bss (a zeroed global)", .address = (uintptr_t)zeroed_global };
-	s[n++] = (struct sample){ .id = "heap", .name = "heap (malloc 64 B)", .address = (uintptr_t)heap_block };
-	s[n++] = (struct sample){ .id = "mmap", .name = "mmap region (malloc 4 MiB)", .address = (uintptr_t)mmap_block };
-	s[n++] = (struct sample){ .id = "library", .name = "shared library (libc's printf)", .address = (uintptr_t)printf };
-	s[n++] = (struct sample){ .id = "stack", .name = "stack (a local variable)", .address = (uintptr_t)&on_stack };
-	s[n++] = (struct sample){ .id = "vdso", .name = "vdso (the kernel's page)", .address = (uintptr_t)getauxval(AT_SYSINFO_EHDR) };
+	s[n++] = (struct sample){ .id = "code", .name = "code (a function)",
+				  .address = (uintptr_t)local_marker };
+	s[n++] = (struct sample){ .id = "rodata", .name = "read-only data (a string constant)",
+				  .address = (uintptr_t)read_only_text };
+	s[n++] = (struct sample){ .id = "data", .name = "data (an initialised global)",
+				  .address = (uintptr_t)&initialised_global };
+	s[n++] = (struct sample){ .id = "bss", .name = "bss (a zeroed global)",
+				  .address = (uintptr_t)zeroed_global };
+	s[n++] = (struct sample){ .id = "heap", .name = "heap (malloc 64 B)",
+				  .address = (uintptr_t)heap_block };
+	s[n++] = (struct sample){ .id = "mmap", .name = "mmap region (malloc 4 MiB)",
+				  .address = (uintptr_t)mmap_block };
+	s[n++] = (struct sample){ .id = "library", .name = "shared library (libc's printf)",
+				  .address = (uintptr_t)printf };
+	s[n++] = (struct sample){ .id = "stack", .name = "stack (a local variable)",
+				  .address = (uintptr_t)&on_stack };
+	s[n++] = (struct sample){ .id = "vdso", .name = "vdso (the kernel's page)",
+				  .address = (uintptr_t)getauxval(AT_SYSINFO_EHDR) };
 	bench_escape(&on_stack);
 	return n;
 }
@@ -165,7 +174,7 @@ static int addresses_of_new_run(const char *exe, uintptr_t *addr, size_t n)
 	return got == n && g.outcome == GUARD_EXITED && g.exit_status == 0 ? 0 : -EIO;
 }
 
-// ---- fork: one address, two frames ---------------------------------------------------------------
+// ---- fork: one address, two frames --------------------------------------------------------------
 
 // Alone on its page: if the parent wrote anything else on that page after fork, the parent would
 // take the copy and the child keep the original frame, blurring the picture. volatile: the child's
@@ -220,7 +229,7 @@ static int cow_child(void *arg)
 	return 0;
 }
 
-// ---- reserving more than RAM ----------------------------------------------------------------------
+// ---- reserving more than RAM --------------------------------------------------------------------
 
 struct step {
 	double touched, virtual_bytes, resident, maxrss;
@@ -273,7 +282,7 @@ static double maxrss_bytes(void)
 	return (double)ru.ru_maxrss * 1024;
 }
 
-// ---- thread stacks --------------------------------------------------------------------------------
+// ---- thread stacks ------------------------------------------------------------------------------
 
 struct stacks {
 	pthread_barrier_t ready, done;
@@ -288,7 +297,7 @@ static void *idle_thread(void *arg)
 	return NULL;
 }
 
-// ---- the run ---------------------------------------------------------------------------------------
+// ---- the run ------------------------------------------------------------------------------------
 
 struct options {
 	uint64_t threads;
@@ -524,7 +533,7 @@ static void measure_sizeof(struct run *run)
 	       (char *)(&a + 1) - (char *)&a, (char *)(a + 1) - (char *)a);
 }
 
-// ---- report ---------------------------------------------------------------------------------------
+// ---- report -------------------------------------------------------------------------------------
 
 static void verdicts(struct run *run)
 {
@@ -720,7 +729,7 @@ static void manifest_extra(struct report_file *m, void *ctx)
 	report_kv(m, "threads", "%u", run->nr_threads);
 }
 
-// ---- main -----------------------------------------------------------------------------------------
+// ---- main ---------------------------------------------------------------------------------------
 
 enum { OPT_THREADS = 256, OPT_PRINT_ADDRESSES };
 

@@ -4,8 +4,8 @@
 // the requests served, sampled every few ms; the slope is the memory leaked per request, checked
 // against the allocator's own count. Three servers: one that drops a pointer per request, the fixed
 // one (a bounded cache with eviction), and one whose history grows forever while staying reachable.
-// Then the leak checkers: the same program under LeakSanitizer (its runtime preloaded) and valgrind,
-// with the allocation site they report, and what they say about the reachable growth.
+// Then the leak checkers: the same program under LeakSanitizer (its runtime preloaded) and
+// valgrind, with the allocation site they report, and what they say about the reachable growth.
 // Usage: memory_leaks [--quick] [--reps N] [--out DIR] [--leak-bytes N]
 //        memory_leaks --server leaky|fixed|reachable --requests N [--leak-bytes N]   (internal)
 #include <errno.h>
@@ -38,7 +38,7 @@
 enum server { LEAKY, FIXED, REACHABLE, NR_SERVERS };
 static const char *const server_names[NR_SERVERS] = { "leaky", "fixed", "reachable" };
 
-// ---- the server: a request loop -------------------------------------------------------------------
+// ---- the server: a request loop -----------------------------------------------------------------
 
 struct session {
 	uint64_t id;
@@ -105,7 +105,7 @@ static void handle_request(enum server kind, uint64_t id, size_t leak_bytes)
 	}
 }
 
-// ---- watching it from outside ---------------------------------------------------------------------
+// ---- watching it from outside -------------------------------------------------------------------
 
 struct sample {
 	double ms, requests, rss_bytes, heap_bytes;
@@ -200,7 +200,7 @@ static void *watcher(void *arg)
 	return NULL;
 }
 
-// ---- the leak checkers ----------------------------------------------------------------------------
+// ---- the leak checkers --------------------------------------------------------------------------
 
 struct checker {
 	bool ran;
@@ -338,7 +338,7 @@ static void run_valgrind(struct checker *c, const char *exe, enum server kind, c
 	c->reachable_bytes = grouped_number(buf, "still reachable: ");
 }
 
-// ---- the run --------------------------------------------------------------------------------------
+// ---- the run ------------------------------------------------------------------------------------
 
 struct observed {
 	struct sample samples[MAX_SAMPLES];
@@ -625,7 +625,7 @@ static void manifest_extra(struct report_file *m, void *ctx)
 	report_kv(m, "glibc_chunk_bytes", "%.0f", run->chunk_bytes);
 }
 
-// ---- main -----------------------------------------------------------------------------------------
+// ---- main ---------------------------------------------------------------------------------------
 
 enum { OPT_LEAK_BYTES = 256 };
 

@@ -6,10 +6,11 @@
 // with AddressSanitizer (the _asan twin make builds beside this program): its reports, with the
 // allocation and free stacks.
 // Usage: dangling_pointers [--quick] [--reps N] [--out DIR]
-//        dangling_pointers --demo use-after-free|double-free|alias   (internal: one bug, no report)
+//        dangling_pointers --demo use-after-free|double-free|alias|cost   (internal)
 // build-also: asan
-// sanitizer-expects: AddressSanitizer heap-use-after-free (the bugs are the lab; tests/e2e/
-// sanitizer-expects: AddressSanitizer attempting (double-free) sanitizers.sh checks ASan finds both)
+// The bugs are the lab: tests/e2e/sanitizers.sh checks that ASan reports both kinds, and no other.
+// sanitizer-expects: AddressSanitizer heap-use-after-free
+// sanitizer-expects: AddressSanitizer attempting (a double free)
 // valgrind-skip: its bugs are deliberate, and valgrind reports them as it should
 #include <errno.h>
 #include <math.h>
@@ -134,7 +135,7 @@ static void run_demo(enum demo d, struct view *v)
 	}
 }
 
-// ---- supervised runs ------------------------------------------------------------------------------
+// ---- supervised runs ----------------------------------------------------------------------------
 
 struct demo_job {
 	enum demo d;
@@ -178,7 +179,7 @@ static void supervise(enum demo d, struct outcome *o)
 	guard_shared_free(v, sizeof(*v));
 }
 
-// ---- the AddressSanitizer twin -------------------------------------------------------------------
+// ---- the AddressSanitizer twin ------------------------------------------------------------------
 
 struct asan_report {
 	bool ran;
@@ -245,7 +246,7 @@ static void run_asan_twin(const char *exe, enum demo d, struct asan_report *r)
 	}
 }
 
-// ---- report ---------------------------------------------------------------------------------------
+// ---- report -------------------------------------------------------------------------------------
 
 struct run {
 	struct lab lab;
