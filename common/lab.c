@@ -408,3 +408,12 @@ void lab_finish(struct lab *lab)
 	if (lab->have_topo)
 		topo_release(&lab->topo);
 }
+
+void lab_program_path(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0)
+		die_errno(errno, "cannot find this program (/proc/self/exe)");
+	buf[n] = '\0';
+}

@@ -61,6 +61,12 @@ void lab_pin_here(struct lab *lab);
  */
 int lab_pin_worker(const struct lab *lab, unsigned index);
 
+/*
+ * The path of this program (/proc/self/exe), for running it again: as a worker, under a tool, or
+ * in another build. Dies (status 1) if it cannot be read.
+ */
+void lab_program_path(char *buf, size_t len);
+
 /* True when the CPU reports it runs under a hypervisor (the "hypervisor" flag in /proc/cpuinfo). */
 bool lab_in_vm(void);
 

@@ -823,10 +823,7 @@ static void plan(struct run *run)
 	}
 	// Bigger than any hole, smaller than the free total (half the blocks).
 	run->large_bytes = run->opt.nr_blocks * BLOCK_BYTES / 4;
-	ssize_t n = readlink("/proc/self/exe", run->exe, sizeof(run->exe) - 1);
-	if (n <= 0)
-		die_errno(errno, "cannot find this program (/proc/self/exe)");
-	run->exe[n] = '\0';
+	lab_program_path(run->exe, sizeof(run->exe));
 	find_allocators(run);
 }
 

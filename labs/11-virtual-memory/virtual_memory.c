@@ -771,10 +771,7 @@ int main(int argc, char **argv)
 	printf("counters: none used by this lab (addresses and sizes come from the kernel's /proc)\n");
 	if (!run.opt.threads)
 		run.opt.threads = run.lab.opt.quick ? 4 : 16;
-	ssize_t len = readlink("/proc/self/exe", run.exe, sizeof(run.exe) - 1);
-	if (len <= 0)
-		die_errno(errno, "cannot find this program (/proc/self/exe)");
-	run.exe[len] = '\0';
+	lab_program_path(run.exe, sizeof(run.exe));
 	run.aslr_setting = read_int("/proc/sys/kernel/randomize_va_space", -1);
 
 	// predict

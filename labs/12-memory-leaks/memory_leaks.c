@@ -694,10 +694,7 @@ int main(int argc, char **argv)
 	lab_init(&run.lab, &info, "Lab 12: memory leaks", argc, argv);
 	lab_pin_here(&run.lab);
 	printf("counters: none used by this lab (RSS from /proc, the heap from mallinfo2)\n");
-	ssize_t len = readlink("/proc/self/exe", run.exe, sizeof(run.exe) - 1);
-	if (len <= 0)
-		die_errno(errno, "cannot find this program (/proc/self/exe)");
-	run.exe[len] = '\0';
+	lab_program_path(run.exe, sizeof(run.exe));
 
 	// prepare -> predict
 	plan(&run);
