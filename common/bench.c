@@ -112,7 +112,7 @@ static __attribute__((noinline)) void empty_op(void)
 	__asm__ volatile("");	// a call the optimiser must keep
 }
 
-static void empty_kernel(void *arg, uint64_t nr_iters)
+void bench_empty_kernel(void *arg, uint64_t nr_iters)
 {
 	(void)arg;
 	for (uint64_t i = 0; i < nr_iters; i++)
@@ -124,7 +124,7 @@ double bench_call_overhead_ns(unsigned nr_samples, uint64_t min_sample_ns)
 	struct bench_config config = { .nr_samples = nr_samples, .min_sample_ns = min_sample_ns };
 	struct bench_result r;
 
-	if (bench_run(&config, empty_kernel, NULL, &r) != 0)
+	if (bench_run(&config, bench_empty_kernel, NULL, &r) != 0)
 		return NAN;
 	return r.ns_per_op.median;
 }

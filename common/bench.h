@@ -46,6 +46,12 @@ int bench_run(const struct bench_config *config, clock_kernel_fn kernel, void *a
 double bench_call_overhead_ns(unsigned nr_samples, uint64_t min_sample_ns);
 
 /*
+ * A kernel that runs the loop and calls an empty non-inlined function: the harness alone. Measure
+ * it in the same rounds as the kernels it is subtracted from (compare.h's baseline).
+ */
+void bench_empty_kernel(void *arg, uint64_t nr_iters);
+
+/*
  * A fast deterministic pseudo-random generator (xorshift64) for workloads: the same seed gives the
  * same sequence on every machine, so every run and every allocator sees the same work. *state must
  * start non-zero; returns the next value.

@@ -146,7 +146,12 @@ static void explain(struct counters_slot *s)
 	bool hardware = s->metric != COUNTERS_PAGE_FAULTS && s->metric != COUNTERS_CONTEXT_SWITCHES;
 
 	if (library_error) {
-		snprintf(s->reason, sizeof(s->reason), "PAPI cannot count anything here (see above)");
+		// Every reason ends with the one thing that would fix it, as the others do.
+		snprintf(s->reason, sizeof(s->reason), "PAPI cannot count anything here (see above); "
+			 "enable: %s", library_error != PAPI_ECMP ? "see 'make doctor'"
+			 : paranoid >= 3 ? "sudo sysctl kernel.perf_event_paranoid=1"
+			 : "a PAPI/libpfm4 that knows this CPU (a newer distribution), or a machine "
+			   "whose PMU is visible");
 	} else if (hardware && !counters_have_hw_pmu()) {
 		snprintf(s->reason, sizeof(s->reason),
 			 "no hardware PMU visible (a VM without counter passthrough?); enable: "

@@ -125,6 +125,18 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	lab->clock_overhead_ns = clock_overhead_ns();
 	printf("timer:    CLOCK_MONOTONIC, resolution %llu ns, %.1f ns per read\n",
 	       (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
+	// Before measuring: 100 ms idle, so that what /proc/stat counts is other programs.
+	struct busy_meter before;
+	busy_start(&before);
+	(void)nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+	busy_stop(&before, &lab->busy_before);
+	busy_start(&lab->busy_meter);
+	if (busy_is_noisy(&lab->busy_before)) {
+		char what[160];
+
+		printf("busy:     %s right now: timings will be noisy; close other programs or "
+		       "rerun\n", busy_describe(&lab->busy_before, what, sizeof(what)));
+	}
 	if (lab->opt.quick)
 		printf("mode:     --quick (fewer points, %u samples of %.0f ms: for tests, not for "
 		       "conclusions)\n", lab->opt.nr_reps, (double)lab->opt.min_sample_ns / 1e6);
@@ -235,6 +247,76 @@ void lab_verdict(struct lab *lab, const char *fmt, ...)
 	}
 }
 
+void lab_judge(struct lab *lab, const char *id, const char *claim, enum compare_status status,
+	       double value, double ci_low, double ci_high, const char *unit, const char *fmt, ...)
+{
+	char detail[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	lab_verdict(lab, "'%s' %s: %s", claim,
+		    status == COMPARE_NOT_SHOWN ? "not shown" : compare_status_name(status), detail);
+	if (lab->nr_verdicts == LAB_MAX_VERDICTS)
+		return;
+	struct lab_verdict_row *row = &lab->verdicts[lab->nr_verdicts++];
+
+	snprintf(row->id, sizeof(row->id), "%s", id);
+	snprintf(row->claim, sizeof(row->claim), "%s", claim);
+	snprintf(row->unit, sizeof(row->unit), "%s", unit);
+	row->status = status;
+	row->value = value;
+	row->ci_low = ci_low;
+	row->ci_high = ci_high;
+}
+
+void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
+		     enum compare_status status, const struct compare_ratio *r, const char *fmt,
+		     ...)
+{
+	char detail[1024], ratio[96];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	lab_judge(lab, id, claim, status, r->median, r->low, r->high, "x", "%s; %s",
+		  compare_format_ratio(r, ratio, sizeof(ratio)), detail);
+}
+
+unsigned lab_rounds(const struct lab *lab)
+{
+	return lab->opt.nr_reps;
+}
+
+const struct busy *lab_busy_run(struct lab *lab)
+{
+	char what[160];
+
+	if (lab->have_busy_run)
+		return &lab->busy_run;
+	busy_sample(&lab->busy_meter);
+	busy_stop(&lab->busy_meter, &lab->busy_run);
+	lab->have_busy_run = true;
+	if (busy_is_noisy(&lab->busy_run))
+		printf("busy:     during this run %s: other work competed for the CPUs, so "
+		       "timings are noisy; close other programs or rerun\n",
+		       busy_describe(&lab->busy_run, what, sizeof(what)));
+	return &lab->busy_run;
+}
+
+static void manifest_busy(struct report_file *m, struct lab *lab)
+{
+	char what[160];
+	const struct busy *run = lab_busy_run(lab);
+
+	report_kv(m, "busy_before", "%s", busy_describe(&lab->busy_before, what, sizeof(what)));
+	report_kv(m, "busy_during_run", "%s over %.1f s%s",
+		  busy_describe(run, what, sizeof(what)), run->elapsed_s,
+		  busy_is_noisy(run) ? " (noisy)" : "");
+}
+
 static void manifest_machine(struct report_file *m, const struct lab *lab)
 {
 	struct utsname u;
@@ -327,6 +409,7 @@ void lab_write_manifest(struct lab *lab, const struct counters *c,
 		die_errno(err, "cannot write %s/manifest.txt", lab->opt.out_dir);
 	manifest_machine(&m, lab);
 	manifest_build_and_run(&m, lab, c);
+	manifest_busy(&m, lab);
 	if (extra)
 		extra(&m, ctx);
 	err = report_file_commit(&m);
@@ -395,14 +478,46 @@ static void write_summary(struct lab *lab)
 	lab_csv_commit(&csv);
 }
 
+static void write_verdicts(struct lab *lab)
+{
+	static const char *const columns[] = { "lab", "id", "claim", "status", "value", "ci_low",
+					       "ci_high", "unit" };
+	struct report_csv csv;
+	unsigned nr_inconclusive = 0;
+
+	lab_csv_open_named(lab, &csv, "verdicts.csv", columns,
+			   sizeof(columns) / sizeof(columns[0]));
+	for (size_t i = 0; i < lab->nr_verdicts; i++) {
+		const struct lab_verdict_row *v = &lab->verdicts[i];
+
+		report_csv_str(&csv, lab->info->name);
+		report_csv_str(&csv, v->id);
+		report_csv_str(&csv, v->claim);
+		report_csv_str(&csv, compare_status_name(v->status));
+		report_csv_double(&csv, v->value);
+		report_csv_double(&csv, v->ci_low);
+		report_csv_double(&csv, v->ci_high);
+		report_csv_str(&csv, v->unit);
+		lab_csv_end_row(&csv);
+		nr_inconclusive += v->status == COMPARE_INCONCLUSIVE;
+	}
+	lab_csv_commit(&csv);
+	if (nr_inconclusive)
+		lab_note("%u of %zu verdicts inconclusive: this run cannot tell (the interval "
+			 "straddles the claim's threshold). Rerun on a quiet machine with more rounds, "
+			 "e.g. ARGS=\"--reps 21\"", nr_inconclusive, lab->nr_verdicts);
+}
+
 void lab_finish(struct lab *lab)
 {
+	(void)lab_busy_run(lab);	// the "busy:" line, if the manifest did not print it
+	write_verdicts(lab);
 	write_summary(lab);
 	int err = report_file_commit(&lab->verdict);
 
 	if (err)
 		die_errno(err, "cannot write %s/verdict.txt", lab->opt.out_dir);
-	printf("files:    %s/ (data.csv, summary.csv, manifest.txt, verdict.txt)\n", lab->opt.out_dir);
+	printf("files:    %s/ (data.csv, summary.csv, manifest.txt, verdict.txt, verdicts.csv)\n", lab->opt.out_dir);
 	if (lab->allowed_pus)
 		hwloc_bitmap_free(lab->allowed_pus);
 	if (lab->have_topo)

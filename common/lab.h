@@ -10,12 +10,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "busy.h"
 #include "cli.h"
+#include "compare.h"
 #include "counters.h"
 #include "report.h"
 #include "topo.h"
 
 #define LAB_MAX_HEADLINES 16
+#define LAB_MAX_VERDICTS 32
 
 /* One headline figure for summary.csv (and the course summary, which shows the first). */
 struct lab_headline {
@@ -23,6 +26,15 @@ struct lab_headline {
 	double value;
 	char unit[24];
 	double cross_check;	/* the same figure from an independent source; NAN if none */
+};
+
+/* One judged claim: a row of verdicts.csv. */
+struct lab_verdict_row {
+	char id[48];
+	char claim[160];
+	enum compare_status status;
+	double value, ci_low, ci_high;	/* NAN where there is none */
+	char unit[16];
 };
 
 struct lab {
@@ -41,6 +53,12 @@ struct lab {
 	char command_line[512];
 	struct lab_headline headlines[LAB_MAX_HEADLINES];
 	size_t nr_headlines;
+	struct lab_verdict_row verdicts[LAB_MAX_VERDICTS];
+	size_t nr_verdicts;
+	struct busy_meter busy_meter;	/* from lab_init() on */
+	struct busy busy_before;	/* a reading at lab_init() */
+	struct busy busy_run;		/* the whole run, read once by lab_busy_run() */
+	bool have_busy_run;
 };
 
 /*
@@ -85,6 +103,31 @@ void lab_prediction(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "verdict: ..." and keeps the line for verdict.txt. */
 void lab_verdict(struct lab *lab, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Judges a claim: prints "verdict: 'CLAIM' STATUS: DETAIL" (DETAIL from fmt), keeps the line for
+ * verdict.txt and adds a row to verdicts.csv. id is snake_case and stable across runs and
+ * machines (a class's results are counted per id); value and its interval are NAN where there
+ * are none; unit names the value's unit ("x" for a ratio). Extra verdicts beyond LAB_MAX_VERDICTS
+ * are printed but not kept for verdicts.csv (a bug in the lab: raise the limit).
+ */
+void lab_judge(struct lab *lab, const char *id, const char *claim, enum compare_status status,
+	       double value, double ci_low, double ci_high, const char *unit, const char *fmt, ...)
+	__attribute__((format(printf, 9, 10)));
+
+/* The same for a paired ratio: the detail starts with the ratio and its interval. */
+void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
+		     enum compare_status status, const struct compare_ratio *r, const char *fmt,
+		     ...) __attribute__((format(printf, 6, 7)));
+
+/* The rounds a comparison runs: --reps (7 by default, 3 with --quick). */
+unsigned lab_rounds(const struct lab *lab);
+
+/*
+ * How busy the machine was from lab_init() until the first call (later calls return the same).
+ * Prints one "busy:" line when other work competed.
+ */
+const struct busy *lab_busy_run(struct lab *lab);
+
 /* Prints "note: ..." for what did not show or could not be done, with the likely reason. */
 void lab_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -116,7 +159,7 @@ void lab_csv_commit(struct report_csv *csv);
 void lab_headline(struct lab *lab, const char *name, double value, const char *unit,
 		  double cross_check);
 
-/* Commits verdict.txt and summary.csv, prints where the files are, releases the topology. */
+/* Commits verdict.txt, verdicts.csv and summary.csv, prints where the files are, releases the topology. */
 void lab_finish(struct lab *lab);
 
 #endif

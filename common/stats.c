@@ -61,3 +61,8 @@ bool stats_is_noisy(const struct stats *s, double max_rel_spread)
 		return s->p95 > s->p05;
 	return (s->p95 - s->p05) > max_rel_spread * s->median;
 }
+
+const char *stats_noisy_mark(const struct stats *s)
+{
+	return stats_is_noisy(s, STATS_NOISY_SPREAD) ? "~" : "";
+}

@@ -36,4 +36,11 @@ double stats_quantile_sorted(const double *sorted, size_t nr_samples, double q);
  */
 bool stats_is_noisy(const struct stats *s, double max_rel_spread);
 
+/* The course's one noise rule for tables: a p05-p95 spread over half the median. */
+#define STATS_NOISY_SPREAD 0.5
+#define STATS_NOISY_LEGEND "~ = noisy: the p5-p95 spread is over half the median"
+
+/* "~" for a point that is noisy by the course's rule, "" otherwise: the mark every table uses. */
+const char *stats_noisy_mark(const struct stats *s);
+
 #endif

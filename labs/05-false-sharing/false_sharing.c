@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "compare.h"
 #include "clock.h"
 #include "counters.h"
 #include "die.h"
@@ -53,9 +54,10 @@ struct point {
 	int pu_a, pu_b;			// where the first two threads were seen running
 	bool bound;			// every thread pinned and verified
 	uint64_t iters;
-	struct stats ns;		// per increment, per thread
+	struct stats ns;		// per increment, per thread: the team's wall time / iters
+	double overlap;			// lowest share of a sample during which all threads ran
 	bool count_ok;			// every counter holds exactly what was added
-	double per_op[NR_METRICS];	// counter events per increment
+	double per_op[NR_METRICS];	// counter events per increment (a separate, counted sample)
 };
 
 // ---- the measured loops ---------------------------------------------------------------------
@@ -85,7 +87,7 @@ struct worker {
 	int pu_observed;
 	bool bound;
 	char *counter;		// this thread's counter
-	uint64_t elapsed_ns;	// of the last sample
+	uint64_t start_ns, end_ns;	// of the last sample
 	double counts[NR_METRICS];
 };
 
@@ -93,6 +95,7 @@ struct team {
 	pthread_barrier_t start, done;
 	enum mode mode;
 	uint64_t iters;
+	bool count;		// this sample is counted: timed samples run with counters closed
 	bool quit;
 	const struct topo *topo;
 	unsigned nr;
@@ -114,14 +117,18 @@ static void *worker_main(void *arg)
 		pthread_barrier_wait(&t->start);
 		if (t->quit)
 			break;
-		counters_start(&c);
-		uint64_t start = clock_now_ns();
+		// Counters are opened only for counting samples: an open per-thread event costs at
+		// every context switch, and starting or stopping one is a system call.
+		if (t->count)
+			counters_start(&c);
+		w->start_ns = clock_now_ns();
 		if (t->mode == PLAIN)
 			increment_plain((volatile uint32_t *)w->counter, t->iters);
 		else
 			increment_atomic((_Atomic uint32_t *)(void *)w->counter, t->iters);
-		w->elapsed_ns = clock_now_ns() - start;
-		counters_stop(&c, w->counts);
+		w->end_ns = clock_now_ns();
+		if (t->count)
+			counters_stop(&c, w->counts);
 		pthread_barrier_wait(&t->done);
 	}
 	counters_release(&c);
@@ -146,18 +153,31 @@ static void team_start(struct team *t, const struct topo *topo, const unsigned *
 	}
 }
 
-// One sample: every thread adds iters to its counter. Returns the slowest thread's time.
-static uint64_t team_sample(struct team *t, uint64_t iters)
+// One sample: every thread adds iters to its counter. Returns the team's wall time, from the
+// first thread's start to the last one's end: on one PU the threads take turns, and a thread's
+// own clock would include the other's slices. *overlap: the share of that time during which all
+// of them were running (1 when they ran side by side, 0 when one finished before another began).
+static uint64_t team_sample(struct team *t, uint64_t iters, bool count, double *overlap)
 {
-	uint64_t slowest = 0;
+	uint64_t first_start = UINT64_MAX, last_start = 0, first_end = UINT64_MAX, last_end = 0;
 
 	t->iters = iters;
+	t->count = count;
 	pthread_barrier_wait(&t->start);
 	pthread_barrier_wait(&t->done);
-	for (unsigned i = 0; i < t->nr; i++)
-		if (t->w[i].elapsed_ns > slowest)
-			slowest = t->w[i].elapsed_ns;
-	return slowest;
+	for (unsigned i = 0; i < t->nr; i++) {
+		const struct worker *w = &t->w[i];
+
+		first_start = w->start_ns < first_start ? w->start_ns : first_start;
+		last_start = w->start_ns > last_start ? w->start_ns : last_start;
+		first_end = w->end_ns < first_end ? w->end_ns : first_end;
+		last_end = w->end_ns > last_end ? w->end_ns : last_end;
+	}
+	uint64_t wall = last_end - first_start;
+	if (overlap)
+		*overlap = first_end > last_start && wall ? (double)(first_end - last_start) /
+							    (double)wall : 0;
+	return wall;
 }
 
 static void team_stop(struct team *t)
@@ -172,73 +192,183 @@ static void team_stop(struct team *t)
 
 // ---- measuring -----------------------------------------------------------------------------------
 
+// What one placement's rounds measured: the samples, and which variant is which.
+struct placement_result {
+	bool measured;
+	struct compare_samples samples;
+	size_t variant[2][NR_DISTANCES];	// [mode][distance index]; COMPARE_NONE: none
+	size_t layout[4];			// packed, alignas(64), alignas(line), alignas(128)
+};
+
 struct run {
 	struct lab lab;
+	struct counters probe;		// which metrics this machine counts
 	unsigned max_threads;
 	unsigned line;
 	struct point points[MAX_POINTS];
 	size_t nr_points;
 	bool have_pair[TOPO_NR_RELATIONS];
 	unsigned pair[TOPO_NR_RELATIONS][2];
+	struct placement_result result[TOPO_NR_RELATIONS];
 };
 
-static struct point *measure(struct run *run, enum experiment e, const char *kind,
-			     enum topo_relation placement, const unsigned *pus, unsigned nr,
-			     unsigned distance, enum mode mode)
+// One variant of a comparison: a team layout measured in every round.
+struct variant {
+	struct point *p;
+	const unsigned *pus;
+	unsigned distance;
+	enum mode mode;
+	double overlaps[1000];		// per timed sample
+};
+
+struct comparison {
+	struct run *run;
+	struct variant v[COMPARE_MAX_VARIANTS];
+	size_t nr;
+};
+
+static struct point *new_point(struct run *run, enum experiment e, const char *kind,
+			       enum topo_relation placement, unsigned nr, unsigned distance)
 {
 	if (run->nr_points == MAX_POINTS)
 		die("too many points (raise MAX_POINTS)");
 	struct point *p = &run->points[run->nr_points++];
-	size_t bytes = (size_t)nr * (distance ? distance : 4) + 4096;
+
+	*p = (struct point){ .experiment = e, .kind = kind, .placement = placement,
+			     .nr_threads = nr, .distance = distance, .count_ok = true,
+			     .bound = true };
+	return p;
+}
+
+// Runs one sample of a variant with a fresh team (starting threads costs microseconds against
+// samples of milliseconds): on the first call it calibrates with every thread running, so that a
+// sample is long enough for all of them to be running together; then a short warm-up, then the
+// sample. count: a counted sample instead of a timed one.
+static double team_run(struct run *run, struct variant *v, bool count, double *overlap)
+{
+	struct point *p = v->p;
+	size_t bytes = (size_t)p->nr_threads * (v->distance ? v->distance : 4) + 4096;
 	char *base = aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
 	static struct team team;	// large; one at a time
-	unsigned n = run->lab.opt.nr_reps;
-	double samples[1000], totals[NR_METRICS] = { 0 };
 
 	if (!base)
 		die("out of memory");
 	memset(base, 0, bytes);
-	*p = (struct point){ .experiment = e, .kind = kind, .placement = placement,
-			     .nr_threads = nr, .distance = distance };
-	team_start(&team, &run->lab.topo, pus, nr, base, distance, mode);
-
-	// Calibrate: a short trial gives the time per increment; scale so a sample lasts
-	// min_sample_ns. The trial and one full sample are the warm-up.
-	uint64_t trial = 20000;
-	uint64_t ns = team_sample(&team, trial);
-	p->iters = (uint64_t)((double)trial * (double)run->lab.opt.min_sample_ns / (double)(ns + 1));
-	if (p->iters < 1000)
-		p->iters = 1000;
-	(void)team_sample(&team, p->iters);
-	memset(base, 0, bytes);	// count only the measured samples from here
-	for (unsigned s = 0; s < n; s++) {
-		samples[s] = (double)team_sample(&team, p->iters) / (double)p->iters;
-		for (unsigned i = 0; i < nr; i++)
-			for (size_t k = 0; k < NR_METRICS; k++)
-				totals[k] += team.w[i].counts[k];	// NAN stays NAN
+	team_start(&team, &run->lab.topo, v->pus, p->nr_threads, base, v->distance, v->mode);
+	if (!p->iters) {
+		// Double a trial until the team's time is a quarter of a sample: long past the
+		// microseconds it takes to wake the other CPUs. Then scale.
+		uint64_t trial = 20000, ns;
+		while ((ns = team_sample(&team, trial, false, NULL)) * 4 < run->lab.opt.min_sample_ns &&
+		       trial < ((uint64_t)1 << 40))
+			trial *= 2;
+		p->iters = (uint64_t)((double)trial * (double)run->lab.opt.min_sample_ns /
+				      (double)(ns + 1));
+		if (p->iters < 1000)
+			p->iters = 1000;
 	}
-	p->bound = true;
-	for (unsigned i = 0; i < nr; i++)
+	(void)team_sample(&team, p->iters / 10 + 1, false, NULL);	// wake every thread up
+	memset(base, 0, bytes);	// count only the measured sample from here
+	uint64_t ns = team_sample(&team, p->iters, count, overlap);
+	for (unsigned i = 0; i < p->nr_threads; i++) {
 		p->bound = p->bound && team.w[i].bound;
+		for (size_t k = 0; count && k < NR_METRICS; k++)
+			p->per_op[k] = (i ? p->per_op[k] : 0) + team.w[i].counts[k] / (double)p->iters /
+							      p->nr_threads;
+	}
 	p->pu_a = team.w[0].pu_observed;
-	p->pu_b = nr > 1 ? team.w[1].pu_observed : -1;
+	p->pu_b = p->nr_threads > 1 ? team.w[1].pu_observed : -1;
 	team_stop(&team);
 
 	// The invariant: plain increments on private counters and atomic ones anywhere lose nothing.
-	uint64_t want = p->iters * n;
-	p->count_ok = true;
-	if (distance == 0) {
-		p->count_ok = *(uint32_t *)base == (uint32_t)(want * nr);
-	} else {
-		for (unsigned i = 0; i < nr; i++)
-			p->count_ok = p->count_ok && *(uint32_t *)(base + (size_t)i * distance) == (uint32_t)want;
-	}
-	for (size_t k = 0; k < NR_METRICS; k++)
-		p->per_op[k] = totals[k] / ((double)want * nr);
-	if (stats_compute(&p->ns, samples, n) != 0)
-		die("bad samples");
+	if (v->distance == 0)
+		p->count_ok = p->count_ok && *(uint32_t *)base == (uint32_t)(p->iters * p->nr_threads);
+	for (unsigned i = 0; v->distance && i < p->nr_threads; i++)
+		p->count_ok = p->count_ok &&
+			      *(uint32_t *)(base + (size_t)i * v->distance) == (uint32_t)p->iters;
 	free(base);
-	return p;
+	return (double)ns / (double)p->iters;
+}
+
+static int measure_variant(void *ctx, size_t variant, unsigned round, double *value)
+{
+	struct comparison *c = ctx;
+	struct variant *v = &c->v[variant];
+
+	*value = team_run(c->run, v, false, round < 1000 ? &v->overlaps[round] : NULL);
+	return 0;
+}
+
+// Measures the comparison's variants interleaved, in rounds (compare.h), then one counted sample
+// of each; fills each point. The caller keeps the samples for the paired ratios.
+static void run_comparison(struct run *run, struct comparison *c, struct compare_samples *out)
+{
+	unsigned rounds = lab_rounds(&run->lab);
+	int err = compare_rounds(c->nr, rounds, measure_variant, c, out);
+
+	if (err)
+		die_errno(err, "measuring");
+	for (size_t i = 0; i < c->nr; i++) {
+		struct variant *v = &c->v[i];
+		struct stats overlap;
+
+		if (compare_variant_stats(out, i, &v->p->ns) != 0)
+			die("no samples");
+		if (stats_compute(&overlap, v->overlaps, rounds < 1000 ? rounds : 1000) == 0)
+			v->p->overlap = overlap.min;
+		if (counters_nr_available(&run->probe))
+			(void)team_run(run, v, true, NULL);
+		else
+			for (size_t k = 0; k < NR_METRICS; k++)
+				v->p->per_op[k] = NAN;
+	}
+}
+
+static size_t add_variant(struct comparison *c, struct point *p, const unsigned *pus,
+			  unsigned distance, enum mode mode)
+{
+	if (c->nr == COMPARE_MAX_VARIANTS)
+		die("too many variants (raise COMPARE_MAX_VARIANTS)");
+	c->v[c->nr] = (struct variant){ .p = p, .pus = pus, .distance = distance, .mode = mode };
+	return c->nr++;
+}
+
+// The layouts a programmer would write, compared in the same rounds as the distances.
+enum { LAYOUT_PACKED, LAYOUT_64, LAYOUT_LINE, LAYOUT_128, NR_LAYOUTS };
+static const char *const layout_names[NR_LAYOUTS] = { "packed", "alignas_64", "alignas_line",
+						      "alignas_128" };
+
+static void measure_placement(struct run *run, int rel)
+{
+	static struct comparison c;
+	struct placement_result *r = &run->result[rel];
+	const unsigned *pus = run->pair[rel];
+
+	c = (struct comparison){ .run = run };
+	for (size_t d = 0; d < NR_DISTANCES; d++) {
+		for (int mode = PLAIN; mode <= ATOMIC; mode++) {
+			// One shared counter needs atomic increments: plain ones would lose
+			// updates (a data race), which is another lab.
+			if (distances[d] == 0 && mode == PLAIN)
+				continue;
+			struct point *p = new_point(run, DISTANCE, mode_names[mode], rel, 2,
+						    distances[d]);
+			r->variant[mode][d] = add_variant(&c, p, pus, distances[d], mode);
+		}
+	}
+	r->variant[PLAIN][0] = COMPARE_NONE;
+	const unsigned layout_sizes[NR_LAYOUTS] = {
+		sizeof(struct packed_counter), sizeof(struct aligned64_counter),
+		run->line,	// alignas(hwloc's line size), sized at run time
+		sizeof(struct aligned128_counter),
+	};
+	for (size_t l = 0; l < NR_LAYOUTS; l++) {
+		struct point *p = new_point(run, LAYOUT, layout_names[l], rel, 2, layout_sizes[l]);
+
+		r->layout[l] = add_variant(&c, p, pus, layout_sizes[l], ATOMIC);
+	}
+	run_comparison(run, &c, &r->samples);
+	r->measured = true;
 }
 
 static void measure_placements(struct run *run)
@@ -248,40 +378,32 @@ static void measure_placements(struct run *run)
 			continue;
 		printf(" %s", topo_relation_name(rel));
 		fflush(stdout);
-		for (size_t d = 0; d < NR_DISTANCES; d++) {
-			for (int mode = PLAIN; mode <= ATOMIC; mode++) {
-				// One shared counter needs atomic increments: plain ones would lose
-				// updates (a data race), which is another lab.
-				if (distances[d] == 0 && mode == PLAIN)
-					continue;
-				measure(run, DISTANCE, mode_names[mode], rel, run->pair[rel], 2,
-					distances[d], mode);
-			}
-		}
-		const struct { const char *name; unsigned size; } layouts[] = {
-			{ "packed", sizeof(struct packed_counter) },
-			{ "alignas_64", sizeof(struct aligned64_counter) },
-			{ "alignas_line", run->line },	// alignas(hwloc's line size), sized at run time
-			{ "alignas_128", sizeof(struct aligned128_counter) },
-		};
-		for (size_t l = 0; l < sizeof(layouts) / sizeof(layouts[0]); l++)
-			measure(run, LAYOUT, layouts[l].name, rel, run->pair[rel], 2, layouts[l].size,
-				ATOMIC);
+		measure_placement(run, rel);
 	}
 }
 
-// More threads, one per allowed PU in logical order: packed against padded counters.
+// More threads, one per allowed PU in logical order: packed against padded counters, in rounds.
 static void measure_threads(struct run *run)
 {
-	unsigned pus[MAX_THREADS], n = 0;
+	static unsigned pus[MAX_THREADS];
+	static struct comparison c;
+	struct compare_samples s;
+	unsigned n = 0;
 	int pu = -1;
 
 	while ((pu = hwloc_bitmap_next(run->lab.allowed_pus, pu)) >= 0 && n < run->max_threads)
 		pus[n++] = (unsigned)pu;
-	for (unsigned t = 2; t <= n; t *= 2) {
-		measure(run, THREADS, "packed", TOPO_NR_RELATIONS, pus, t, 4, ATOMIC);
-		measure(run, THREADS, "padded", TOPO_NR_RELATIONS, pus, t, run->line, ATOMIC);
+	c = (struct comparison){ .run = run };
+	for (unsigned t = 2; t <= n && c.nr + 2 <= COMPARE_MAX_VARIANTS; t *= 2) {
+		add_variant(&c, new_point(run, THREADS, "packed", TOPO_NR_RELATIONS, t, 4), pus, 4,
+			    ATOMIC);
+		add_variant(&c, new_point(run, THREADS, "padded", TOPO_NR_RELATIONS, t, run->line),
+			    pus, run->line, ATOMIC);
 	}
+	if (!c.nr)
+		return;
+	run_comparison(run, &c, &s);
+	compare_samples_release(&s);
 }
 
 // ---- reporting -----------------------------------------------------------------------------------
@@ -299,10 +421,19 @@ static const struct point *find(const struct run *run, enum experiment e, const 
 	return NULL;
 }
 
+static void print_ns(const struct point *p, int width)
+{
+	if (p)
+		printf(" %*.2f%1s", width - 1, p->ns.median, stats_noisy_mark(&p->ns));
+	else
+		printf(" %*s", width, "-");
+}
+
 static void print_tables(const struct run *run)
 {
-	printf("\nns per increment (median of %u samples) by distance between the counters\n",
-	       run->lab.opt.nr_reps);
+	printf("\nns per increment per thread (the team's wall time / increments; median of %u "
+	       "interleaved rounds; %s)\nby distance between the counters in bytes\n",
+	       lab_rounds(&run->lab), STATS_NOISY_LEGEND);
 	printf("  %-14s %-6s", "placement", "mode");
 	for (size_t d = 0; d < NR_DISTANCES; d++)
 		printf(" %7u", distances[d]);
@@ -312,120 +443,212 @@ static void print_tables(const struct run *run)
 			continue;
 		for (int mode = PLAIN; mode <= ATOMIC; mode++) {
 			printf("  %-14s %-6s", topo_relation_name(rel), mode_names[mode]);
-			for (size_t d = 0; d < NR_DISTANCES; d++) {
-				const struct point *p = find(run, DISTANCE, mode_names[mode], rel,
-							     distances[d]);
-				if (p)
-					printf(" %7.2f", p->ns.median);
-				else
-					printf(" %7s", "-");
-			}
+			for (size_t d = 0; d < NR_DISTANCES; d++)
+				print_ns(find(run, DISTANCE, mode_names[mode], rel, distances[d]), 7);
 			printf("\n");
 		}
 	}
-	printf("\nThe layouts (atomic increments): sizeof(struct) = distance\n");
+	printf("\nThe layouts (atomic increments), same rounds: sizeof(struct) = distance\n");
 	printf("  %-14s %12s %12s %12s %12s\n", "placement", "packed", "alignas(64)",
 	       "alignas(line)", "alignas(128)");
 	for (int rel = 0; rel < TOPO_NR_RELATIONS; rel++) {
 		if (!run->have_pair[rel])
 			continue;
 		printf("  %-14s", topo_relation_name(rel));
-		static const char *const names[] = { "packed", "alignas_64", "alignas_line",
-						     "alignas_128" };
-		for (size_t l = 0; l < 4; l++) {
+		for (size_t l = 0; l < NR_LAYOUTS; l++) {
 			for (size_t i = 0; i < run->nr_points; i++) {
 				const struct point *p = &run->points[i];
 
-				if (p->experiment == LAYOUT && !strcmp(p->kind, names[l]) &&
-				    (int)p->placement == rel)
-					printf(" %7.2f (%3u)", p->ns.median, p->distance);
+				if (p->experiment == LAYOUT && !strcmp(p->kind, layout_names[l]) &&
+				    (int)p->placement == rel) {
+					print_ns(p, 7);
+					printf(" (%3u)", p->distance);
+				}
 			}
 		}
 		printf("\n");
 	}
+	bool any_threads = false;
+	for (size_t i = 0; i < run->nr_points; i++)
+		any_threads = any_threads || run->points[i].experiment == THREADS;
+	if (!any_threads)
+		return;
+	printf("\nMore threads, one per PU (atomic): packed and padded, ns per increment per thread\n");
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		if (p->experiment != THREADS || strcmp(p->kind, "packed"))
+			continue;
+		printf("  %2u threads: packed", p->nr_threads);
+		print_ns(p, 8);
+		printf(", padded");
+		for (size_t j = 0; j < run->nr_points; j++)
+			if (run->points[j].experiment == THREADS &&
+			    !strcmp(run->points[j].kind, "padded") &&
+			    run->points[j].nr_threads == p->nr_threads)
+				print_ns(&run->points[j], 8);
+		printf("\n");
+	}
 }
 
-// The smallest distance from which plain increments cost at most 1.3x the 256-byte figure.
-static unsigned drop_distance(const struct run *run, int rel)
+// The index of a distance in distances[], or -1.
+static int distance_index(unsigned distance)
 {
-	const struct point *far = find(run, DISTANCE, "plain", rel, 256);
+	for (size_t d = 0; d < NR_DISTANCES; d++)
+		if (distances[d] == distance)
+			return (int)d;
+	return -1;
+}
 
-	for (size_t d = 1; d < NR_DISTANCES && far; d++) {
-		const struct point *p = find(run, DISTANCE, "plain", rel, distances[d]);
+// The paired ratio of two variants of one placement's rounds.
+static struct compare_ratio ratio_of(const struct run *run, int rel, size_t num, size_t den)
+{
+	struct compare_ratio r;
 
-		if (p && p->ns.median <= 1.3 * far->ns.median)
-			return distances[d];
+	(void)compare_ratio(&run->result[rel].samples, num, den, COMPARE_NONE, &r);
+	return r;
+}
+
+// A distance costs "the same as far apart" when its paired ratio to the 256-byte point is at
+// most this, and "more" when it is at least this: the step the table shows.
+#define STEP_RATIO 1.3
+
+// Where the cost of plain increments drops, from the same paired rounds the table shows: the
+// smallest distance from which every larger one is judged no slower than STEP_RATIO x the 256-byte
+// point; and the judgement of the distance just below it (slower by STEP_RATIO or more?).
+static unsigned drop_distance(const struct run *run, int rel, enum compare_status *below)
+{
+	const struct placement_result *r = &run->result[rel];
+	size_t far = r->variant[PLAIN][NR_DISTANCES - 1];
+	size_t d = NR_DISTANCES - 1;
+
+	while (d > 1) {
+		struct compare_ratio x = ratio_of(run, rel, r->variant[PLAIN][d - 1], far);
+
+		if (compare_at_most(&x, STEP_RATIO) != COMPARE_HOLDS)
+			break;
+		d--;
 	}
-	return 0;
+	*below = COMPARE_NOT_SHOWN;
+	if (d > 1) {
+		struct compare_ratio x = ratio_of(run, rel, r->variant[PLAIN][d - 1], far);
+
+		*below = compare_at_least(&x, STEP_RATIO);
+	}
+	return distances[d];
+}
+
+// The claims about one pair of PUs that do not share a PU.
+static void verdicts_for_pair(struct run *run, int rel, bool headline)
+{
+	const struct placement_result *r = &run->result[rel];
+	const char *name = topo_relation_name(rel);
+	char id[48], claim[160];
+	int line_idx = distance_index(run->line) > 0 ? distance_index(run->line) : 5;	// 64 B
+	size_t packed = r->variant[PLAIN][1], padded = r->variant[PLAIN][line_idx];
+	struct compare_ratio cost = ratio_of(run, rel, packed, padded);
+	const struct point *pk = r->measured ? find(run, DISTANCE, "plain", rel, 4) : NULL;
+	enum compare_status below;
+	unsigned drop = drop_distance(run, rel, &below);
+
+	if (!pk)
+		return;
+	if (headline) {
+		lab_headline(&run->lab, "false_sharing_cost", cost.median, "x", NAN);
+		lab_headline(&run->lab, "cost_drop_distance", drop, "bytes", run->line);
+	}
+	// ids: the claim and the placement, in snake_case, the same on every machine.
+	snprintf(id, sizeof(id), "false_sharing_slows_%s", name);
+	for (char *c = id; *c; c++)
+		*c = *c == '-' ? '_' : *c;
+	snprintf(claim, sizeof(claim), "counters on one line are %.1fx or more slower than a line "
+		 "apart (%s)", STEP_RATIO, name);
+	lab_judge_ratio(&run->lab, id, claim, compare_at_least(&cost, STEP_RATIO), &cost,
+			"PUs %d and %d: plain increments 4 bytes apart against %u bytes apart",
+			pk->pu_a, pk->pu_b, distances[line_idx]);
+	enum compare_status st = compare_at_least(&cost, STEP_RATIO) != COMPARE_HOLDS
+				 ? COMPARE_NOT_SHOWN
+				 : below == COMPARE_INCONCLUSIVE ? COMPARE_INCONCLUSIVE
+				 : drop == run->line && below == COMPARE_HOLDS ? COMPARE_HOLDS
+									: COMPARE_FAILS;
+	snprintf(id, sizeof(id), "cost_drops_at_line_%s", name);
+	for (char *c = id; *c; c++)
+		*c = *c == '-' ? '_' : *c;
+	snprintf(claim, sizeof(claim), "the cost drops at the cache line size (%s)", name);
+	lab_judge(&run->lab, id, claim, st, drop, NAN, NAN, "bytes",
+		  "every distance from %u bytes on is within %.1fx of 256 bytes (paired rounds), "
+		  "hwloc's line is %u B%s", drop, STEP_RATIO, run->line,
+		  st == COMPARE_NOT_SHOWN ? ": no false-sharing cost here to drop"
+		  : drop == 2 * run->line ? ": twice the line (the adjacent-line prefetcher pairs "
+					    "lines, or the line is really 128 B)" : "");
+
+	struct compare_ratio shared = ratio_of(run, rel, r->variant[ATOMIC][0], r->variant[ATOMIC][1]);
+	snprintf(id, sizeof(id), "true_sharing_worse_%s", name);
+	for (char *c = id; *c; c++)
+		*c = *c == '-' ? '_' : *c;
+	snprintf(claim, sizeof(claim), "one shared atomic counter is 1.1x or more slower than "
+		 "false-shared atomic ones (%s)", name);
+	lab_judge_ratio(&run->lab, id, claim, compare_at_least(&shared, 1.1), &shared,
+			"one counter both threads add to, against two counters 4 bytes apart: both "
+			"bounce the same line, and the shared one also serialises the adds");
+
+	struct compare_ratio pad = ratio_of(run, rel, r->layout[LAYOUT_64], r->layout[LAYOUT_128]);
+	snprintf(id, sizeof(id), "alignas64_is_enough_%s", name);
+	for (char *c = id; *c; c++)
+		*c = *c == '-' ? '_' : *c;
+	snprintf(claim, sizeof(claim), "alignas(64) padding fixes false sharing: as fast as "
+		 "alignas(128) (%s)", name);
+	lab_judge_ratio(&run->lab, id, claim, compare_within(&pad, 0.10), &pad,
+			"alignas(64) against alignas(128) (within 10%% holds); hwloc's line is %u B%s",
+			run->line, run->line > 64 ? ": 64 bytes is less than a line here" : "");
+	if (compare_at_least(&cost, STEP_RATIO) != COMPARE_HOLDS)
+		lab_note("%s: no clear false-sharing cost. Likely: %s", name,
+			 rel == TOPO_SMT_SIBLINGS
+				 ? "SMT siblings share one L1, so their line never moves"
+			 : lab_in_vm() ? "a VM whose two vCPUs run on one physical core, or a host "
+				"that moves them; run on bare metal to see it"
+			      : "a CPU that keeps such lines close; compare the atomic rows");
+	if (pk->overlap < 0.9)
+		lab_note("%s: in some samples the two threads ran side by side for only %.0f%% of "
+			 "the time (the other was not scheduled): those samples understate the effect",
+			 name, 100 * pk->overlap);
 }
 
 static void verdicts(struct run *run)
 {
-	bool any_pair = false, any_pair_recorded = false;
+	bool any_pair = false;
 
 	for (int rel = TOPO_SMT_SIBLINGS; rel < TOPO_NR_RELATIONS; rel++) {
 		if (!run->have_pair[rel])
 			continue;
+		verdicts_for_pair(run, rel, !any_pair);	// the nearest placement is the headline
 		any_pair = true;
-		const struct point *packed = find(run, DISTANCE, "plain", rel, 4);
-		const struct point *padded = find(run, DISTANCE, "plain", rel, run->line);
-		const struct point *shared = find(run, DISTANCE, "atomic", rel, 0);
-		const struct point *apad = find(run, DISTANCE, "atomic", rel, run->line);
-		if (!padded)
-			padded = find(run, DISTANCE, "plain", rel, 64);
-		if (!apad)
-			apad = find(run, DISTANCE, "atomic", rel, 64);
-		double ratio = packed->ns.median / padded->ns.median;
-		unsigned drop = drop_distance(run, rel);
-
-		if (!any_pair_recorded) {	// the nearest two-PU placement is the headline
-			lab_headline(&run->lab, "false_sharing_cost", ratio, "x", NAN);
-			lab_headline(&run->lab, "cost_drop_distance", drop, "bytes", run->line);
-			any_pair_recorded = true;
-		}
-
-		lab_verdict(&run->lab,
-			    "%s (PUs %d and %d): neighbours 4 bytes apart cost %.2f ns per increment, "
-			    "%u bytes apart %.2f ns: false sharing costs %.1fx; one shared atomic counter "
-			    "%.2f ns (%.1fx a padded atomic one); the cost drops from %u bytes, hwloc's "
-			    "line is %u B%s",
-			    topo_relation_name(rel), packed->pu_a, packed->pu_b, packed->ns.median,
-			    padded->distance, padded->ns.median, ratio, shared->ns.median,
-			    shared->ns.median / apad->ns.median, drop, run->line,
-			    drop == run->line ? " (as predicted)"
-			    : drop == 2 * run->line ? " (twice the line: the adjacent-line prefetcher "
-						      "pairs lines, or the line is 128 B)"
-						    : "");
-		if (ratio < 1.3) {
-			lab_note("%s: the effect is under 1.3x. Likely: %s", topo_relation_name(rel),
-				 rel == TOPO_SMT_SIBLINGS
-					 ? "SMT siblings share one L1, so their line never moves"
-				 : lab_in_vm() ? "a VM whose two vCPUs run on one physical core, or a host "
-					"that moves them; run on bare metal to see it"
-				      : "a CPU that keeps such lines close; compare the atomic rows");
-		}
 	}
 	if (!any_pair)
 		lab_note("this process may use only %u PU: false sharing needs two (run without "
 			 "taskset, or give the VM two CPUs); only the same-PU numbers were measured",
 			 run->lab.nr_allowed_pus);
-	const struct point *same = find(run, DISTANCE, "plain", TOPO_SAME_PU, 4);
-	const struct point *same_pad = find(run, DISTANCE, "plain", TOPO_SAME_PU, 64);
-	if (same && same_pad)
-		lab_headline(&run->lab, "same_pu_packed_over_padded",
-			     same->ns.median / same_pad->ns.median, "x", NAN);
-	if (same && same_pad)
-		lab_verdict(&run->lab,
-			    "same PU: packed %.2f ns, padded %.2f ns (%.1fx): two threads taking turns on "
-			    "one PU share its cache, so there is nothing to bounce",
-			    same->ns.median, same_pad->ns.median, same->ns.median / same_pad->ns.median);
+	if (run->result[TOPO_SAME_PU].measured) {
+		const struct placement_result *r = &run->result[TOPO_SAME_PU];
+		int line_idx = distance_index(run->line) > 0 ? distance_index(run->line) : 5;
+		struct compare_ratio same = ratio_of(run, TOPO_SAME_PU, r->variant[PLAIN][1],
+						     r->variant[PLAIN][line_idx]);
+
+		lab_headline(&run->lab, "same_pu_packed_over_padded", same.median, "x", NAN);
+		lab_judge_ratio(&run->lab, "same_pu_no_false_sharing",
+				"on one PU packed and padded counters cost the same",
+				compare_within(&same, 0.10), &same,
+				"two threads taking turns on one PU share its cache, so there is "
+				"nothing to bounce (within 10%% holds)");
+	}
 	bool all_ok = true, all_bound = true;
 	for (size_t i = 0; i < run->nr_points; i++) {
 		all_ok = all_ok && run->points[i].count_ok;
 		all_bound = all_bound && run->points[i].bound;
 	}
-	lab_verdict(&run->lab, "every counter held exactly the increments made: %s",
-		    all_ok ? "yes" : "NO (a bug: see data.csv count_ok)");
+	lab_judge(&run->lab, "counters_exact", "every counter holds exactly the increments made",
+		  all_ok ? COMPARE_HOLDS : COMPARE_FAILS, NAN, NAN, NAN, "",
+		  "%s", all_ok ? "checked after every sample" : "NO: a bug (see count_ok in data.csv)");
 	if (!all_bound)
 		lab_note("some threads could not be pinned where asked (see pu_a/pu_b in data.csv): "
 			 "placements may be mixed");
@@ -454,7 +677,7 @@ static void write_csv(struct run *run)
 	static const char *const columns[] = {
 		"experiment", "kind", "placement", "pu_a", "pu_b", "pinned", "nr_threads",
 		"distance_bytes", "iters_per_sample", "nr_samples", "ns_per_op_median",
-		"ns_per_op_p05", "ns_per_op_p95", "speedup_vs_packed", "count_ok",
+		"ns_per_op_p05", "ns_per_op_p95", "speedup_vs_packed", "overlap_min", "count_ok",
 		"cache_misses_per_op", "coherence_misses_per_op",
 	};
 	struct report_csv csv;
@@ -478,6 +701,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->ns.p05);
 		report_csv_double(&csv, p->ns.p95);
 		report_csv_double(&csv, speedup_vs_packed(run, p));
+		report_csv_double(&csv, p->overlap);
 		report_csv_u64(&csv, p->count_ok);
 		report_csv_double(&csv, p->per_op[0]);
 		report_csv_double(&csv, p->per_op[1]);
@@ -552,19 +776,18 @@ int main(int argc, char **argv)
 		.on_option = on_option,
 		.ctx = &run.max_threads,
 	};
-	struct counters probe;
-
 	// parse -> describe the machine (the threads pin themselves: the main thread stays free)
 	lab_init(&run.lab, &info, "Lab 5: false sharing", argc, argv);
-	counters_init(&probe, metrics, NR_METRICS);
-	lab_print_counters(&probe);
+	counters_init(&run.probe, metrics, NR_METRICS);
+	lab_print_counters(&run.probe);
 	plan(&run);
 	lab_prediction("two threads incrementing counters on one %u-byte line are several times "
 		       "slower than with the counters a line apart: the line bounces between their "
 		       "caches; the cost drops at %u bytes (or 128 with adjacent-line prefetching)",
 		       run.line, run.line);
 	lab_prediction("on one PU, or on SMT siblings sharing an L1, there is nothing to bounce: "
-		       "little or no effect; one shared atomic counter is slower still");
+		       "little or no effect; one shared atomic counter is slower still, and "
+		       "alignas(64) is as good as alignas(128) where the line is 64 bytes");
 
 	// measure
 	printf("measuring:");
@@ -578,12 +801,14 @@ int main(int argc, char **argv)
 	print_tables(&run);
 	printf("\n");
 	verdicts(&run);
-	lab_note_missing_counters(&probe);
+	lab_note_missing_counters(&run.probe);
 	write_csv(&run);
-	lab_write_manifest(&run.lab, &probe, manifest_extra, &run);
+	lab_write_manifest(&run.lab, &run.probe, manifest_extra, &run);
 
 	// release
-	counters_release(&probe);
+	for (int rel = 0; rel < TOPO_NR_RELATIONS; rel++)
+		compare_samples_release(&run.result[rel].samples);
+	counters_release(&run.probe);
 	lab_finish(&run.lab);
 	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "compare.h"
 #include "clock.h"
 #include "die.h"
 #include "guard.h"
@@ -400,6 +401,8 @@ struct run {
 	struct deadlock_report example;	// the first deadlock, for the printout
 	bool have_example;
 	bool invariant_broken;
+	// The strategies' rounds with one thread and with the most threads, for the paired ratios.
+	struct compare_samples one_thread, most_threads;
 };
 
 // Runs the strategy for duration_ns and returns transfers per second; checks the money invariant.
@@ -448,25 +451,48 @@ static struct point *new_point(struct run *run, const char *experiment, enum str
 	return p;
 }
 
-static void measure_throughput(struct run *run, const char *experiment, enum strategy s,
-			       unsigned accounts, unsigned threads)
+// The safe strategies are the variants of a throughput comparison: variant 0 is ORDERED.
+#define SAFE_VARIANT_TO_STRATEGY(v) ((enum strategy)((v) + ORDERED))
+#define SAFE_VARIANT(s) ((size_t)(s) - ORDERED)
+#define NR_SAFE (NR_STRATEGIES - ORDERED)
+
+struct throughput_job {
+	struct run *run;
+	struct point *p[NR_STRATEGIES];
+	uint64_t duration_ns;
+};
+
+static int measure_strategy(void *ctx, size_t variant, unsigned round, double *value)
 {
-	struct point *p = new_point(run, experiment, s, accounts, threads);
-	uint64_t duration = run->lab.opt.quick ? 30000000u : 200000000u;	// 30 ms or 200 ms
-	unsigned n = run->lab.opt.quick ? 3 : 5;
-	double tps[16];
+	struct throughput_job *j = ctx;
+	struct point *p = j->p[SAFE_VARIANT_TO_STRATEGY(variant)];
+	bool ok;
 
-	for (unsigned i = 0; i < n; i++) {
-		bool ok;
+	*value = run_bank(&j->run->lab, p->strategy, p->nr_accounts, p->nr_threads, j->duration_ns,
+			  42 + round, &ok, p->pus, sizeof(p->pus));
+	p->invariant_ok = p->invariant_ok && ok;
+	return 0;
+}
 
-		tps[i] = run_bank(&run->lab, s, accounts, threads, duration, 42 + i, &ok, p->pus,
-				  sizeof(p->pus));
-		p->invariant_ok = p->invariant_ok && ok;
+// Every strategy on the same bank, interleaved in rounds (compare.h), so that they are judged
+// against each other under the same conditions. Keeps the samples for the paired ratios.
+static void measure_throughput(struct run *run, const char *experiment, unsigned accounts,
+			       unsigned threads, struct compare_samples *out)
+{
+	struct throughput_job j = { .run = run,
+				    .duration_ns = run->lab.opt.quick ? 30000000u : 150000000u };
+
+	for (enum strategy s = ORDERED; s < NR_STRATEGIES; s++)
+		j.p[s] = new_point(run, experiment, s, accounts, threads);
+	int err = compare_rounds(NR_SAFE, lab_rounds(&run->lab), measure_strategy, &j, out);
+	if (err)
+		die_errno(err, "measuring throughput");
+	for (enum strategy s = ORDERED; s < NR_STRATEGIES; s++) {
+		if (!j.p[s]->invariant_ok)
+			run->invariant_broken = true;
+		if (compare_variant_stats(out, SAFE_VARIANT(s), &j.p[s]->tps) != 0)
+			die("bad throughput samples");
 	}
-	if (!p->invariant_ok)
-		run->invariant_broken = true;
-	if (stats_compute(&p->tps, tps, n) != 0)
-		die("bad throughput samples");
 }
 
 static void measure_deadlocks(struct run *run)
@@ -629,13 +655,19 @@ static void print_and_verdict(struct run *run)
 		       "%llu transfers)\n%s", r->ms_to_deadlock, (unsigned long long)r->transfers,
 		       r->graph);
 		printf("  the cycle:");
-		for (unsigned i = 0; i < r->cycle_len; i++)
-			printf(" thread %d (holds %d) -> account %d ->", r->cycle_thread[i],
-			       r->cycle_holds[i], r->cycle_waits[i]);
+		for (unsigned i = 0; i < r->cycle_len; i++) {
+			if (r->cycle_holds[i] < 0)
+				printf(" thread %d (holds nothing) -> account %d ->",
+				       r->cycle_thread[i], r->cycle_waits[i]);
+			else
+				printf(" thread %d (holds %d) -> account %d ->", r->cycle_thread[i],
+				       r->cycle_holds[i], r->cycle_waits[i]);
+		}
 		printf(" thread %d\n", r->cycle_thread[0]);
 	}
 
-	printf("\nSafe strategies: transfers per second (median)\n  %-8s", "threads");
+	printf("\nSafe strategies: transfers per second (median of %u interleaved rounds; %s)\n"
+	       "  %-8s", lab_rounds(&run->lab), STATS_NOISY_LEGEND, "threads");
 	for (enum strategy s = ORDERED; s < NR_STRATEGIES; s++)
 		printf(" %12s", strategy_names[s]);
 	printf("\n");
@@ -647,7 +679,7 @@ static void print_and_verdict(struct run *run)
 		printf("  %-8u", p->nr_threads);
 		for (enum strategy s = ORDERED; s < NR_STRATEGIES; s++) {
 			const struct point *q = find(run, "threads", s, 0, p->nr_threads);
-			printf(" %12.0f", q ? q->tps.median : NAN);
+			printf(" %11.0f%1s", q ? q->tps.median : NAN, q ? stats_noisy_mark(&q->tps) : "");
 		}
 		printf("\n");
 	}
@@ -672,40 +704,62 @@ static void print_and_verdict(struct run *run)
 	const struct point *many = find(run, "deadlock", NAIVE, 1024, 0);
 	lab_headline(&run->lab, "ms_to_deadlock_2_accounts", few->ms_to_deadlock, "ms", NAN);
 	lab_headline(&run->lab, "deadlocked_runs", dl, "runs", att);
-	lab_verdict(&run->lab,
-		    "the naive bank deadlocked in %u of %u runs: after %.1f ms with 2 accounts, %.1f "
-		    "ms with 1024 (fewer collisions, later cycle)%s",
-		    dl, att, few->ms_to_deadlock, many->ms_to_deadlock,
-		    run->have_example && run->example.cycle_len >= 2
-			    ? "; the watchdog found the cycle in the wait-for graph" : "");
+	lab_judge(&run->lab, "naive_bank_deadlocks", "two threads locking accounts in "
+		  "opposite orders deadlock", !att ? COMPARE_NOT_SHOWN
+		  : dl * 2 >= att ? COMPARE_HOLDS : COMPARE_FAILS, dl, NAN, NAN, "of attempts",
+		  "the naive bank deadlocked in %u of %u runs: after %.1f ms with 2 accounts, %.1f "
+		  "ms with 1024 (fewer collisions, later cycle)%s",
+		  dl, att, few->ms_to_deadlock, many->ms_to_deadlock,
+		  run->have_example && run->example.cycle_len >= 2
+			  ? "; the watchdog found the cycle in the wait-for graph" : "");
 	if (nr_cpu)
-		lab_verdict(&run->lab,
-			    "deadlocked threads burn no CPU: %.2f ms of CPU for all of them over a "
-			    "100 ms window (they sleep in the kernel, waiting on the mutex)",
-			    cpu / nr_cpu);
+		lab_judge(&run->lab, "deadlock_burns_no_cpu", "deadlocked threads burn no CPU",
+			  cpu / nr_cpu < 1 ? COMPARE_HOLDS : COMPARE_FAILS, cpu / nr_cpu, NAN, NAN,
+			  "ms per 100 ms",
+			  "%.2f ms of CPU for all of them over a 100 ms window (under 1 ms holds: they "
+			  "sleep in the kernel, waiting on the mutex)", cpu / nr_cpu);
 	const struct point *naive_chk = find(run, "order_checker", NAIVE, 0, 0);
 	const struct point *ordered_chk = find(run, "order_checker", ORDERED, 0, 0);
-	lab_verdict(&run->lab,
-		    "the lock-order checker, on one thread that cannot deadlock: naive %s, ordered %s "
-		    "(as predicted: the order graph shows the cycle before it happens)",
-		    naive_chk->cycle ? "has a cycle" : "has NO cycle",
-		    ordered_chk->cycle ? "HAS a cycle" : "has none");
+	lab_judge(&run->lab, "order_checker_finds_cycle",
+		  "a lock-order checker finds the cycle in a run that cannot deadlock",
+		  naive_chk->cycle && !ordered_chk->cycle ? COMPARE_HOLDS : COMPARE_FAILS, NAN, NAN,
+		  NAN, "", "on one thread: naive %s, ordered %s",
+		  naive_chk->cycle ? "has a cycle" : "has NO cycle",
+		  ordered_chk->cycle ? "HAS a cycle" : "has none");
 	unsigned top = 0;
 	for (size_t i = 0; i < run->nr_points; i++)
 		if (!strcmp(run->points[i].experiment, "threads") &&
 		    run->points[i].nr_threads > top)
 			top = run->points[i].nr_threads;
 	const struct point *o1 = find(run, "threads", ORDERED, 0, 1);
+	const struct point *g1 = find(run, "threads", GLOBAL, 0, 1);
 	const struct point *ot = find(run, "threads", ORDERED, 0, top);
 	const struct point *tt = find(run, "threads", TRYLOCK, 0, top);
 	const struct point *gt = find(run, "threads", GLOBAL, 0, top);
+	struct compare_ratio alone, crowded;
 	lab_headline(&run->lab, "ordered_transfers_per_s", ot->tps.median, "transfers/s", NAN);
-	lab_verdict(&run->lab,
-		    "with %u threads on 64 accounts: ordered %.2fM transfers/s (%.1fx one thread), "
-		    "try-lock %.2fM, one global lock %.2fM; the money was all there after every "
-		    "run: %s",
-		    top, ot->tps.median / 1e6, ot->tps.median / o1->tps.median, tt->tps.median / 1e6,
-		    gt->tps.median / 1e6, run->invariant_broken ? "NO (a bug)" : "yes");
+	// One thread: no contention, so the ratio is what the locking itself costs.
+	(void)compare_ratio(&run->one_thread, SAFE_VARIANT(ORDERED), SAFE_VARIANT(GLOBAL),
+			    COMPARE_NONE, &alone);
+	lab_judge_ratio(&run->lab, "ordering_costs_nothing",
+			"ordering the locks costs nothing: one thread transfers as fast as with one "
+			"global lock (within 10%)", compare_within(&alone, 0.10), &alone,
+			"ordered / global-lock transfers per second with one thread: %.2fM against "
+			"%.2fM", o1->tps.median / 1e6, g1->tps.median / 1e6);
+	if (top > 1) {
+		(void)compare_ratio(&run->most_threads, SAFE_VARIANT(ORDERED),
+				    SAFE_VARIANT(GLOBAL), COMPARE_NONE, &crowded);
+		lab_judge_ratio(&run->lab, "account_locks_beat_global_lock",
+				"with many threads per-account locks beat one global lock (1.1x or "
+				"more)", compare_at_least(&crowded, 1.1), &crowded,
+				"ordered / global-lock with %u threads on %u PUs: %.2fM against %.2fM; "
+				"try-lock %.2fM", top, run->nr_pus, ot->tps.median / 1e6,
+				gt->tps.median / 1e6, tt->tps.median / 1e6);
+	}
+	lab_judge(&run->lab, "money_conserved", "with any safe strategy every transfer is whole",
+		  run->invariant_broken ? COMPARE_FAILS : COMPARE_HOLDS, NAN, NAN, NAN, "",
+		  "the total of all accounts was checked after every run: %s",
+		  run->invariant_broken ? "money was lost or made (a bug)" : "always the same");
 }
 
 static void write_csv(struct run *run)
@@ -801,7 +855,9 @@ int main(int argc, char **argv)
 	// parse -> describe the machine
 	lab_init(&run.lab, &info, "Lab 6: deadlock", argc, argv);
 	printf("counters: none needed (CPU time of the stuck threads comes from their CPU clocks)\n");
-	run.nr_pus = run.lab.have_topo ? topo_nr_pus(&run.lab.topo) : 2;
+	// The PUs this process may use (taskset, a cpuset), not all the machine has: more threads
+	// than that would oversubscribe without saying so.
+	run.nr_pus = run.lab.nr_allowed_pus ? run.lab.nr_allowed_pus : 2;
 	lab_prediction("the naive bank deadlocks within milliseconds: two threads each hold the "
 		       "account the other waits for; the more accounts, the later");
 	lab_prediction("deadlocked threads burn no CPU; a lock-order checker finds the cycle even in "
@@ -817,12 +873,23 @@ int main(int argc, char **argv)
 	printf(" throughput...");
 	fflush(stdout);
 	unsigned max_threads = run.nr_pus * 2 > MAX_THREADS ? MAX_THREADS : run.nr_pus * 2;
-	for (enum strategy s = ORDERED; s < NR_STRATEGIES; s++) {
-		for (unsigned t = 1; t <= max_threads; t *= 2)
-			measure_throughput(&run, "threads", s, 64, t);
-		static const unsigned accounts[] = { 2, 16, 256, 4096 };
-		for (size_t a = 0; a < 4; a++)
-			measure_throughput(&run, "accounts", s, accounts[a], max_threads);
+	for (unsigned t = 1; t <= max_threads; t *= 2) {
+		struct compare_samples s;
+
+		measure_throughput(&run, "threads", 64, t, &s);
+		if (t == 1)
+			run.one_thread = s;
+		else if (t * 2 > max_threads)
+			run.most_threads = s;
+		else
+			compare_samples_release(&s);
+	}
+	static const unsigned accounts[] = { 2, 16, 256, 4096 };
+	for (size_t a = 0; a < 4; a++) {
+		struct compare_samples s;
+
+		measure_throughput(&run, "accounts", accounts[a], max_threads, &s);
+		compare_samples_release(&s);
 	}
 	printf(" done\n");
 
@@ -830,6 +897,8 @@ int main(int argc, char **argv)
 	print_and_verdict(&run);
 	write_csv(&run);
 	lab_write_manifest(&run.lab, NULL, NULL, NULL);
+	compare_samples_release(&run.one_thread);
+	compare_samples_release(&run.most_threads);
 	lab_finish(&run.lab);
 	return run.invariant_broken ? 1 : 0;
 }

@@ -21,6 +21,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "compare.h"
 #include "clock.h"
 #include "counters.h"
 #include "die.h"
@@ -160,7 +161,7 @@ struct switch_point {
 
 struct run;
 static uint64_t pingpong_once(struct run *run, struct switch_point *p, uint64_t round_trips,
-			      struct rusage *a_usage, double *papi);
+			      bool count, struct rusage *a_usage, double *papi);
 
 // ---- part B: the scheduling tax ----------------------------------------------------------------
 
@@ -326,6 +327,7 @@ struct run {
 	struct switch_point points[MAX_POINTS];
 	size_t nr_points;
 	double syscall_pipe_ns, syscall_futex_ns;	// the same calls without a switch
+	struct compare_samples rounds;	// part A, one variant per point, paired by round
 	struct tax_point tax[2 * MAX_LEVELS];
 	size_t nr_tax;
 	char tax_bound[160];
@@ -334,7 +336,7 @@ struct run {
 // One ping-pong of round_trips; A runs on the calling thread, B on a thread or a child process.
 // Returns the elapsed ns; fills A's rusage delta and PAPI's count.
 static uint64_t pingpong_once(struct run *run, struct switch_point *p, uint64_t round_trips,
-			      struct rusage *a_usage, double *papi)
+			      bool count, struct rusage *a_usage, double *papi)
 {
 	struct pingpong *pp = guard_shared_alloc(sizeof(*pp));
 	struct rusage before;
@@ -360,7 +362,10 @@ static uint64_t pingpong_once(struct run *run, struct switch_point *p, uint64_t 
 	while (!atomic_load(&pp->ready))
 		sched_yield();
 	getrusage(RUSAGE_THREAD, &before);
-	counters_start(&run->counters);
+	// Counters open only in counting samples: an open per-thread event costs at every switch,
+	// the very thing timed here.
+	if (count)
+		counters_start(&run->counters);
 	uint64_t start = clock_now_ns();
 	for (uint64_t i = 0; i < round_trips; i++) {
 		if (p->channel == PIPE) {
@@ -374,7 +379,8 @@ static uint64_t pingpong_once(struct run *run, struct switch_point *p, uint64_t 
 	}
 	uint64_t elapsed = clock_now_ns() - start;
 	double v[1] = { NAN };
-	counters_stop(&run->counters, v);
+	if (count)
+		counters_stop(&run->counters, v);
 	*papi = v[0];
 	getrusage(RUSAGE_THREAD, a_usage);
 	a_usage->ru_nvcsw -= before.ru_nvcsw;
@@ -398,38 +404,55 @@ static uint64_t pingpong_once(struct run *run, struct switch_point *p, uint64_t 
 	return elapsed;
 }
 
-static void measure_switch(struct run *run, enum partner partner, enum channel ch, bool same)
+static struct switch_point *new_switch(struct run *run, enum partner partner, enum channel ch,
+				       bool same)
 {
 	struct switch_point *p = &run->points[run->nr_points++];
-	unsigned n = run->lab.opt.nr_reps;
-	double samples[1000];
-	struct rusage a;
-	double papi;
 
 	*p = (struct switch_point){ .partner = partner, .channel = ch, .same_cpu = same,
 				    .net_ns = NAN, .perf_bench_ns = NAN };
-	struct topo_binding b;
-	p->pu_a = topo_bind_thread(&run->lab.topo, run->pu_same, &b) == 0 ? b.pu_observed : -1;
-	// Calibrate: a short trial, then enough round trips for min_sample_ns per sample.
-	uint64_t trial = 500;
-	uint64_t ns = pingpong_once(run, p, trial, &a, &papi);
-	p->round_trips = (uint64_t)((double)trial * (double)run->lab.opt.min_sample_ns / (double)(ns + 1));
-	if (p->round_trips < 200)
-		p->round_trips = 200;
-	for (unsigned s = 0; s < n; s++) {
-		ns = pingpong_once(run, p, p->round_trips, &a, &papi);
-		samples[s] = (double)ns / (double)p->round_trips / 2;
+	return p;
+}
+
+// One timed sample of a switch mode, counters closed; the first call calibrates (a short trial,
+// then enough round trips for min_sample_ns per sample).
+static int measure_switch(void *ctx, size_t variant, unsigned round, double *value)
+{
+	struct run *run = ctx;
+	struct switch_point *p = &run->points[variant];
+	struct rusage a;
+	double papi;
+
+	(void)round;
+	if (!p->round_trips) {
+		uint64_t trial = 500;
+		uint64_t ns = pingpong_once(run, p, trial, false, &a, &papi);
+
+		p->round_trips = (uint64_t)((double)trial * (double)run->lab.opt.min_sample_ns /
+					    (double)(ns + 1));
+		if (p->round_trips < 200)
+			p->round_trips = 200;
 	}
-	// Counts from the last sample: per round trip.
-	// On one CPU the woken side often preempts the waker: that hand-off counts as an involuntary
-	// switch. Voluntary + involuntary is what must match the hand-offs.
+	uint64_t ns = pingpong_once(run, p, p->round_trips, false, &a, &papi);
+	*value = (double)ns / (double)p->round_trips / 2;
+	return 0;
+}
+
+// The counts of a switch mode, from one sample of its own (counters open, not timed): per round
+// trip. On one CPU the woken side often preempts the waker: that hand-off counts as an
+// involuntary switch. Voluntary + involuntary is what must match the hand-offs.
+static void count_switch(struct run *run, struct switch_point *p)
+{
+	struct rusage a;
+	double papi;
+
+	(void)pingpong_once(run, p, p->round_trips, true, &a, &papi);
 	p->vol_a = (double)a.ru_nvcsw / (double)p->round_trips;
 	p->sw_a = (double)(a.ru_nvcsw + a.ru_nivcsw) / (double)p->round_trips;
 	p->sw_b /= (double)p->round_trips;
 	p->papi_a = papi / (double)p->round_trips;
-	if (stats_compute(&p->ns_per_switch, samples, n) != 0)
-		die("bad samples");
-	double sys = ch == PIPE ? run->syscall_pipe_ns : ch == FUTEX ? run->syscall_futex_ns : NAN;
+	double sys = p->channel == PIPE ? run->syscall_pipe_ns
+		     : p->channel == FUTEX ? run->syscall_futex_ns : NAN;
 	p->net_ns = p->ns_per_switch.median - sys;
 }
 
@@ -480,15 +503,31 @@ static double perf_bench_pipe_ns(const char *cpus, bool threads, unsigned loops)
 
 static void measure_part_a(struct run *run)
 {
+	struct topo_binding b;
+	int pu_a = topo_bind_thread(&run->lab.topo, run->pu_same, &b) == 0 ? b.pu_observed : -1;
+
 	measure_syscall_baselines(run);
 	for (int same = 1; same >= 0; same--) {
 		if (!same && !run->have_two)
 			continue;
 		for (enum partner pa = THREADS; pa <= PROCESSES; pa++)
 			for (enum channel ch = PIPE; ch <= FUTEX; ch++)
-				measure_switch(run, pa, ch, same);
+				new_switch(run, pa, ch, same);
 	}
-	measure_switch(run, THREADS, YIELD, true);
+	new_switch(run, THREADS, YIELD, true);
+	// Every mode in every round (compare.h): the verdicts compare them with each other.
+	int err = compare_rounds(run->nr_points, lab_rounds(&run->lab), measure_switch, run,
+				 &run->rounds);
+	if (err)
+		die_errno(err, "measuring the switches");
+	for (size_t i = 0; i < run->nr_points; i++) {
+		struct switch_point *p = &run->points[i];
+
+		p->pu_a = pu_a;
+		if (compare_variant_stats(&run->rounds, i, &p->ns_per_switch) != 0)
+			die("bad samples");
+		count_switch(run, p);
+	}
 	// The cross-check, for the pipe modes.
 	char cpus_same[16], cpus_two[32];
 	unsigned loops = run->lab.opt.quick ? 2000 : 20000;
@@ -597,16 +636,18 @@ static void print_tables(const struct run *run)
 {
 	char name[64];
 
-	printf("\nPart A: ns per switch (round trip / 2, median of %u samples); the same syscalls "
-	       "without a switch cost %.0f ns (pipe write+read) and %.0f ns (futex wake+wait)\n",
-	       run->lab.opt.nr_reps, run->syscall_pipe_ns, run->syscall_futex_ns);
+	printf("\nPart A: ns per switch (round trip / 2, median of %u interleaved rounds, counters "
+	       "closed; %s); the same syscalls without a switch cost %.0f ns (pipe write+read) and "
+	       "%.0f ns (futex wake+wait)\n", lab_rounds(&run->lab), STATS_NOISY_LEGEND,
+	       run->syscall_pipe_ns, run->syscall_futex_ns);
 	printf("  %-30s %9s %9s %9s %9s %9s %11s\n", "mode", "ns", "net ns", "sw/rt A",
 	       "sw/rt B", "PAPI/rt A", "perf bench");
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct switch_point *p = &run->points[i];
 
-		printf("  %-30s %9.0f %9.0f %9.2f %9.2f %9.2f %11.0f\n", switch_name(p, name, sizeof(name)),
-		       p->ns_per_switch.median, p->net_ns, p->sw_a, p->sw_b, p->papi_a,
+		printf("  %-30s %8.0f%1s %9.0f %9.2f %9.2f %9.2f %11.0f\n",
+		       switch_name(p, name, sizeof(name)), p->ns_per_switch.median,
+		       stats_noisy_mark(&p->ns_per_switch), p->net_ns, p->sw_a, p->sw_b, p->papi_a,
 		       p->perf_bench_ns);
 	}
 	printf("\nPart B: clients waiting %u ms on a slow resource, one thread each vs one epoll loop\n",
@@ -648,36 +689,51 @@ static void verdicts(struct run *run)
 	if (two)
 		lab_headline(&run->lab, "two_cpu_handoff_threads_futex", two->ns_per_switch.median,
 			     "ns", NAN);
+	struct compare_ratio proc_over_thread, two_over_one;
+	(void)compare_ratio(&run->rounds, (size_t)(pipe_same - run->points),
+			    (size_t)(tp - run->points), COMPARE_NONE, &proc_over_thread);
 	lab_verdict(&run->lab,
 		    "a switch between two threads on one CPU costs %.0f ns (%.0f ns net of the futex "
-		    "calls), between processes over a pipe %.0f ns; sched_yield to a runnable thread "
-		    "%.0f ns; per round trip each side switched out %.2f and %.2f times (getrusage, "
-		    "voluntary + involuntary; PAPI %.2f): one switch per hand-off",
-		    same->ns_per_switch.median, same->net_ns, pipe_same->ns_per_switch.median,
-		    yield->ns_per_switch.median, same->sw_a, same->sw_b, same->papi_a);
-	if (two)
-		lab_verdict(&run->lab,
-			    "across two CPUs the same hand-off costs %.0f ns: %.1fx the same-CPU switch"
-			    "%s",
-			    two->ns_per_switch.median, two->ns_per_switch.median / same->ns_per_switch.median,
-			    two->ns_per_switch.median > same->ns_per_switch.median
-				    ? lab_in_vm() ? ": slower, because the waiting vCPU halts when idle and must be "
-					   "woken through the host (on bare metal with a busy partner it is "
-					   "usually faster)"
-					 : ": slower, because the idle partner CPU must be woken from a "
-					   "sleep state"
-				    : ": faster, both sides run at once and only the wake-up crosses");
-	else
+		    "calls), sched_yield to a runnable thread %.0f ns; per round trip each side "
+		    "switched out %.2f and %.2f times (getrusage, voluntary + involuntary; PAPI %.2f)",
+		    same->ns_per_switch.median, same->net_ns, yield->ns_per_switch.median, same->sw_a,
+		    same->sw_b, same->papi_a);
+	// With PCIDs a process switch keeps the TLB: it may cost no more than a thread switch.
+	lab_judge_ratio(&run->lab, "process_switch_costs_more",
+			"switching between processes costs more than between threads (1.1x or "
+			"more)", compare_at_least(&proc_over_thread, 1.1), &proc_over_thread,
+			"over a pipe on one CPU: processes %.0f ns, threads %.0f ns per switch",
+			pipe_same->ns_per_switch.median, tp->ns_per_switch.median);
+	if (two) {
+		(void)compare_ratio(&run->rounds, (size_t)(two - run->points),
+				    (size_t)(same - run->points), COMPARE_NONE, &two_over_one);
+		lab_judge_ratio(&run->lab, "cross_cpu_handoff_costs_more",
+				"a hand-off across two CPUs costs more than a switch on one (1.1x or "
+				"more)", compare_at_least(&two_over_one, 1.1), &two_over_one,
+				"threads over a futex: %.0f ns across two CPUs, %.0f ns on one%s",
+				two->ns_per_switch.median, same->ns_per_switch.median,
+				two_over_one.median > 1
+					? lab_in_vm() ? ": the waiting vCPU halts when idle and must "
+						"be woken through the host"
+						      : ": the idle partner CPU must be woken from "
+							"a sleep state"
+					: ": both sides run at once and only the wake-up crosses");
+	} else
 		lab_note("only one usable CPU: the cross-CPU hand-off could not be measured");
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct switch_point *p = &run->points[i];
 		char name[64];
 
 		if (p->channel == PIPE && !isnan(p->perf_bench_ns) && p->same_cpu) {
+			double apart = fabs(p->perf_bench_ns - p->ns_per_switch.median) /
+				       p->ns_per_switch.median;
+
 			lab_verdict(&run->lab,
-				    "cross-check (%s): perf bench sched pipe says %.0f ns per switch, this "
-				    "lab %.0f ns", switch_name(p, name, sizeof(name)), p->perf_bench_ns,
-				    p->ns_per_switch.median);
+				    "cross-check (%s): perf bench sched pipe says %.0f ns per switch, "
+				    "this lab %.0f ns (%.0f%% apart%s)", switch_name(p, name, sizeof(name)),
+				    p->perf_bench_ns, p->ns_per_switch.median, 100 * apart,
+				    apart > 0.10 ? ": more than 10%, beyond this figure's noise; rerun "
+						   "on a quiet machine" : "");
 			break;
 		}
 	}
@@ -694,16 +750,23 @@ static void verdicts(struct run *run)
 	const struct tax_point *ev = find_tax(run, EVENT_LOOP, top);
 	if (th && ev) {
 		char a[32], b[32], c[32];
-		lab_verdict(&run->lab,
-			    "%u clients: one thread each made %.2f context switches per request and "
+		// Counts, not timings: every request of a thread per client is a wake-up and a
+		// sleep; the loop serves many per wake-up.
+		lab_judge(&run->lab, "event_loop_fewer_switches",
+			  "an event loop needs fewer context switches per request than a thread per "
+			  "client (half or less)",
+			  ev->switches_per_request <= 0.5 * th->switches_per_request ? COMPARE_HOLDS
+										      : COMPARE_FAILS,
+			  ev->switches_per_request / th->switches_per_request, NAN, NAN, "x",
+			  "%u clients: one thread each made %.2f context switches per request and "
 			    "%.0f requests/s (p99 %.0f us late), one event loop %.3f switches per request "
 			    "and %.0f requests/s (p99 %.0f us); a thread cost %s of address space but %s "
 			    "resident, a client of the loop %s",
-			    top, th->switches_per_request, th->requests_per_s, th->late_p99_us,
-			    ev->switches_per_request, ev->requests_per_s, ev->late_p99_us,
-			    cli_format_size((uint64_t)fmax(th->vm_per_client, 0), a, sizeof(a)),
-			    cli_format_size((uint64_t)fmax(th->rss_per_client, 0), b, sizeof(b)),
-			    cli_format_size((uint64_t)fmax(ev->rss_per_client, 0), c, sizeof(c)));
+			  top, th->switches_per_request, th->requests_per_s, th->late_p99_us,
+			  ev->switches_per_request, ev->requests_per_s, ev->late_p99_us,
+			  cli_format_size((uint64_t)fmax(th->vm_per_client, 0), a, sizeof(a)),
+			  cli_format_size((uint64_t)fmax(th->rss_per_client, 0), b, sizeof(b)),
+			  cli_format_size((uint64_t)fmax(ev->rss_per_client, 0), c, sizeof(c)));
 	}
 	if (run->tax_bound[0])
 		lab_note("part B stopped early: %s", run->tax_bound);
@@ -878,6 +941,7 @@ int main(int argc, char **argv)
 	lab_note_missing_counters(&run.counters);
 	write_csv(&run);
 	lab_write_manifest(&run.lab, &run.counters, manifest_extra, &run);
+	compare_samples_release(&run.rounds);
 	counters_release(&run.counters);
 	lab_finish(&run.lab);
 	return 0;

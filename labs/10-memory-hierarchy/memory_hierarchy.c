@@ -16,6 +16,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "compare.h"
 #include "counters.h"
 #include "die.h"
 #include "lab.h"
@@ -347,12 +348,17 @@ static double latency_at_most(const struct run *run, enum experiment e, uint64_t
 	return v;
 }
 
+static const char *noisy(const struct point *p)
+{
+	return p ? stats_noisy_mark(&p->r.ns_per_op) : "";
+}
+
 static void print_tables(const struct run *run)
 {
 	char sz[32];
 
-	printf("\nns per load (median of %u samples; cycles where counted) by working-set size\n",
-	       run->lab.opt.nr_reps);
+	printf("\nns per load (median of %u samples; cycles where counted; %s) by working-set size\n",
+	       run->lab.opt.nr_reps, STATS_NOISY_LEGEND);
 	printf("  %10s %10s %8s %14s %12s %12s %10s\n", "size", "random", "cycles",
 	       "address order", "TLB 4 KiB", "TLB huge", "read GB/s");
 	for (size_t i = 0; i < run->nr_sizes; i++) {
@@ -366,10 +372,10 @@ static void print_tables(const struct run *run)
 			if (run->cache[level] && s <= run->cache[level] &&
 			    (i + 1 == run->nr_sizes || run->sizes[i + 1] > run->cache[level]))
 				mark = level == 1 ? "  <- L1d" : level == 2 ? "  <- L2" : "  <- L3";
-		printf("  %10s %10.2f %8.1f %14.2f %12.2f %12.2f %10.1f%s\n",
-		       cli_format_size(s, sz, sizeof(sz)), r ? r->ns_per_load : NAN,
-		       r ? r->cycles_per_load : NAN, q ? q->ns_per_load : NAN,
-		       t4 ? t4->ns_per_load : NAN, th ? th->ns_per_load : NAN,
+		printf("  %10s %9.2f%1s %8.1f %13.2f%1s %11.2f%1s %11.2f%1s %10.1f%s\n",
+		       cli_format_size(s, sz, sizeof(sz)), r ? r->ns_per_load : NAN, noisy(r),
+		       r ? r->cycles_per_load : NAN, q ? q->ns_per_load : NAN, noisy(q),
+		       t4 ? t4->ns_per_load : NAN, noisy(t4), th ? th->ns_per_load : NAN, noisy(th),
 		       bw ? bw->gb_per_s : NAN, mark);
 	}
 	printf("  (<- : the largest size that fits the cache hwloc reports; TLB columns: one load "
@@ -403,11 +409,26 @@ static void verdicts(struct run *run)
 		die("internal error: no latency point at the largest size");
 	lab_headline(&run->lab, "l1_load_latency", l1, "ns", NAN);
 	lab_headline(&run->lab, "memory_load_latency", mem->ns_per_load, "ns", NAN);
-	lab_verdict(&run->lab,
-		    "latency by level (random chase, at half of each cache hwloc reports): L1d %.2f ns, "
-		    "L2 %.2f ns, L3 %.2f ns; at %s (memory) %.1f ns, %.0fx the L1d",
-		    l1, l2, l3, cli_format_size(largest, a, sizeof(a)), mem->ns_per_load,
-		    mem->ns_per_load / l1);
+	// Judged from the spread of each point: memory is slower than the L1d beyond doubt when
+	// memory's fastest samples (p5) are still 10x the L1d's slowest (p95).
+	const struct point *l1p = NULL;
+	for (size_t i = 0; i < run->nr_sizes; i++) {
+		const struct point *x = find(run, LATENCY, run->sizes[i], 0);
+
+		if (x && x->size_bytes <= (run->cache[1] ? run->cache[1] / 2 : 16384))
+			l1p = x;
+	}
+	double low = l1p ? mem->r.ns_per_op.p05 / l1p->r.ns_per_op.p95 : NAN;
+	double high = l1p ? mem->r.ns_per_op.p95 / l1p->r.ns_per_op.p05 : NAN;
+	lab_judge(&run->lab, "memory_10x_slower_than_l1",
+		  "a load from memory is 10x or more slower than one from the L1 cache",
+		  isnan(low) ? COMPARE_NOT_SHOWN : low >= 10 ? COMPARE_HOLDS
+		  : high < 10 ? COMPARE_FAILS : COMPARE_INCONCLUSIVE, mem->ns_per_load / l1, low, high,
+		  "x", "latency by level (random chase, at half of each cache hwloc reports): L1d "
+		  "%.2f ns, L2 %.2f ns, L3 %.2f ns; at %s (memory) %.1f ns, %.0fx the L1d (range from "
+		  "the p5-p95 of each; separate points, not interleaved)",
+		  l1, l2, l3, cli_format_size(largest, a, sizeof(a)), mem->ns_per_load,
+		  mem->ns_per_load / l1);
 
 	uint64_t step = memory_step_size(run, mem->ns_per_load);
 	lab_headline(&run->lab, "memory_latency_from_size", (double)step, "bytes",
@@ -419,12 +440,15 @@ static void verdicts(struct run *run)
 			 "may not show (raise --max-size)", cli_format_size(largest, a, sizeof(a)),
 			 cli_format_size(llc, b, sizeof(b)));
 	} else if (step >= llc / 2 && step <= 4 * llc) {
-		lab_verdict(&run->lab,
-			    "the climb to memory latency comes at %s, where hwloc's last-level cache "
-			    "(%s) is outgrown (as predicted)", cli_format_size(step, a, sizeof(a)),
-			    cli_format_size(llc, b, sizeof(b)));
+		lab_judge(&run->lab, "memory_latency_past_llc",
+			  "latency climbs to memory's once the last-level cache is outgrown",
+			  COMPARE_HOLDS, (double)step, NAN, NAN, "bytes",
+			  "the climb comes at %s, where hwloc's last-level cache (%s) is outgrown",
+			  cli_format_size(step, a, sizeof(a)), cli_format_size(llc, b, sizeof(b)));
 	} else {
-		lab_verdict(&run->lab,
+		lab_judge(&run->lab, "memory_latency_past_llc",
+			  "latency climbs to memory's once the last-level cache is outgrown",
+			  COMPARE_FAILS, (double)step, NAN, NAN, "bytes",
 			    "the reported and the measured hierarchy disagree: hwloc reports a %s "
 			    "last-level cache, but latency reaches memory's already at %s (%.1f ns "
 			    "there); a VM reports the host's cache, of which a guest may get only a "
@@ -436,7 +460,7 @@ static void verdicts(struct run *run)
 		lab_headline(&run->lab, "random_over_address_order", mem->ns_per_load / seq->ns_per_load,
 			     "x", NAN);
 		lab_verdict(&run->lab,
-			    "at %s a chase in address order costs %.2f ns per load against %.1f ns "
+			    "shown: at %s a chase in address order costs %.2f ns per load against %.1f ns "
 			    "random (%.0fx): the prefetcher sees the pattern and fetches ahead, so a "
 			    "strided benchmark measures the prefetcher, not the latency",
 			    cli_format_size(largest, a, sizeof(a)), seq->ns_per_load, mem->ns_per_load,
@@ -454,9 +478,16 @@ static void verdicts(struct run *run)
 			th = y;
 	}
 	if (t4 && th && th->size_bytes == t4->size_bytes && th->huge_bytes > 0) {
-		lab_verdict(&run->lab,
+		double tlb_low = t4->r.ns_per_op.p05 / th->r.ns_per_op.p95;
+		double tlb_high = t4->r.ns_per_op.p95 / th->r.ns_per_op.p05;
+		lab_judge(&run->lab, "huge_pages_cut_tlb_cost",
+			  "huge pages make page-strided loads faster (1.2x or more)",
+			  tlb_low >= 1.2 ? COMPARE_HOLDS : tlb_high < 1.2 ? COMPARE_FAILS
+			  : COMPARE_INCONCLUSIVE, t4->ns_per_load / th->ns_per_load, tlb_low, tlb_high,
+			  "x",
 			    "one load per page over %s: %.1f ns with 4 KiB pages, %.1f ns with huge "
-			    "pages (%s of the buffer in huge pages): %.1fx from TLB misses and page walks",
+			    "pages (%s of the buffer in huge pages): %.1fx from TLB misses and page "
+			    "walks (range from the p5-p95 of each)",
 			    cli_format_size(t4->size_bytes, a, sizeof(a)), t4->ns_per_load,
 			    th->ns_per_load, cli_format_size((uint64_t)th->huge_bytes, c, sizeof(c)),
 			    t4->ns_per_load / th->ns_per_load);
@@ -469,7 +500,7 @@ static void verdicts(struct run *run)
 	const struct point *bw_large = find(run, BANDWIDTH, largest, 0);
 	if (bw_small && bw_large)
 		lab_verdict(&run->lab,
-			    "sequential reads: %.1f GB/s from the L1d (%s), %.1f GB/s from memory (%s)",
+			    "shown: sequential reads: %.1f GB/s from the L1d (%s), %.1f GB/s from memory (%s)",
 			    bw_small->gb_per_s, cli_format_size(bw_small->size_bytes, a, sizeof(a)),
 			    bw_large->gb_per_s, cli_format_size(largest, b, sizeof(b)));
 	if (run->capped)

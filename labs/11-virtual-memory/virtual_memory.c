@@ -23,6 +23,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "compare.h"
 #include "die.h"
 #include "guard.h"
 #include "lab.h"
@@ -543,15 +544,21 @@ static void verdicts(struct run *run)
 		lab_note("could not run this program again to compare addresses: %s",
 			 strerror(-run->aslr_error));
 	else
-		lab_verdict(&run->lab,
-			    "ASLR: %zu of %zu sample addresses moved between %d runs (randomize_va_space "
-			    "= %d)%s", run->nr_changed, run->nr_samples, NR_ASLR_RUNS, run->aslr_setting,
-			    run->aslr_setting == 0 ? ": randomisation is off on this machine"
-			    : run->nr_changed == run->nr_samples ? " (as predicted)" : "");
+		lab_judge(&run->lab, "aslr_moves_every_region",
+			  "ASLR moves every region between runs",
+			  run->aslr_setting == 0 ? COMPARE_NOT_SHOWN
+			  : run->nr_changed == run->nr_samples ? COMPARE_HOLDS : COMPARE_FAILS,
+			  (double)run->nr_changed, NAN, NAN, "regions",
+			  "%zu of %zu sample addresses moved between %d runs (randomize_va_space = %d)%s",
+			  run->nr_changed, run->nr_samples, NR_ASLR_RUNS, run->aslr_setting,
+			  run->aslr_setting == 0 ? ": randomisation is off on this machine" : "");
 	lab_headline(&run->lab, "aslr_moved_regions", (double)run->nr_changed, "regions", NAN);
 
-	lab_verdict(&run->lab,
-		    "after fork the child sees %d at 0x%lx and writes %d there; the parent still reads "
+	lab_judge(&run->lab, "one_address_two_values",
+		  "after fork one virtual address holds two values (one per process)",
+		  run->parent_value != run->cow.value_after_write ? COMPARE_HOLDS : COMPARE_FAILS,
+		  NAN, NAN, NAN, "",
+		    "the child sees %d at 0x%lx and writes %d there; the parent still reads "
 		    "%d at the same address: the address is virtual, and the child's write gave it a "
 		    "page of its own", run->cow.value_seen, (unsigned long)run->cow.address,
 		    run->cow.value_after_write, run->parent_value);
@@ -564,7 +571,8 @@ static void verdicts(struct run *run)
 			    (unsigned long long)run->parent_frame,
 			    (unsigned long long)run->cow.frame_after,
 			    run->cow.frame_before == run->parent_frame &&
-			    run->cow.frame_after != run->parent_frame ? " (as predicted)" : "");
+			    run->cow.frame_after != run->parent_frame ? ": the copy happened at the write"
+								    : "");
 	else
 		lab_note("pagemap hides physical frame numbers here (%s): they need CAP_SYS_ADMIN since "
 			 "Linux 4.0; run the lab as root to see them", strerror(run->pagemap_why));
@@ -590,7 +598,11 @@ static void verdicts(struct run *run)
 		// Cross-check: the kernel's peak RSS (getrusage) grew by as much as the touches.
 		lab_headline(&run->lab, "resident_per_touched_byte", last->resident / last->touched,
 			     "ratio", (last->maxrss - run->steps[0].maxrss) / last->touched);
-		lab_verdict(&run->lab,
+		double per_byte = last->resident / last->touched;
+		lab_judge(&run->lab, "resident_follows_touched",
+			  "virtual size is a promise: only touched memory becomes resident",
+			  fabs(per_byte - 1) <= 0.10 ? COMPARE_HOLDS : COMPARE_FAILS, per_byte, NAN, NAN,
+			  "resident per touched byte",
 			    "a %s mapping (4x this machine's %s of RAM) was granted at once; touching "
 			    "%s of it made %s resident (%.3f per byte touched): virtual size is a "
 			    "promise, resident size is what was used",
@@ -604,23 +616,24 @@ static void verdicts(struct run *run)
 	size_t used = 0;
 	for (int i = 0; i < NR_RESERVE_SIZES && used < sizeof(costs); i++)
 		if (run->reserve_cost[i].ns_per_op.median > 0)
-			used += (size_t)snprintf(costs + used, sizeof(costs) - used, "%s%s %.1f us",
+			used += (size_t)snprintf(costs + used, sizeof(costs) - used, "%s%s %.1f us%s",
 						 used ? ", " : "",
 						 cli_format_size(run->reserve_sizes[i], a, sizeof(a)),
-						 run->reserve_cost[i].ns_per_op.median / 1000);
+						 run->reserve_cost[i].ns_per_op.median / 1000,
+						 stats_noisy_mark(&run->reserve_cost[i].ns_per_op));
 	if (costs[0])
-		lab_verdict(&run->lab, "reserving costs microseconds at any size (mmap + munmap, "
-			    "median): %s: nothing is allocated until a page is touched", costs);
+		lab_verdict(&run->lab, "shown: reserving costs microseconds at any size (mmap + munmap, "
+			    "median; ~ = noisy): %s: nothing is allocated until a page is touched", costs);
 	lab_headline(&run->lab, "thread_stack_resident", run->stack_resident_per_thread, "bytes",
 		     NAN);
 	lab_verdict(&run->lab,
-		    "%u idle threads: each reserved %s of address space (the default stack is %s) but "
+		    "shown: %u idle threads: each reserved %s of address space (the default stack is %s) but "
 		    "made only %s resident", run->nr_threads,
 		    cli_format_size((uint64_t)fmax(run->stack_virtual_per_thread, 0), a, sizeof(a)),
 		    cli_format_size((uint64_t)run->default_stack, b, sizeof(b)),
 		    cli_format_size((uint64_t)fmax(run->stack_resident_per_thread, 0), c, sizeof(c)));
 	lab_verdict(&run->lab,
-		    "sizeof(int[100]) is %d but the same array passed to a function is a %d-byte "
+		    "shown: sizeof(int[100]) is %d but the same array passed to a function is a %d-byte "
 		    "pointer: an array parameter is a pointer, and sizeof cannot recover the length",
 		    run->array_bytes, run->decayed_bytes);
 }

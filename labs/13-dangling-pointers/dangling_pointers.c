@@ -25,6 +25,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "compare.h"
 #include "die.h"
 #include "guard.h"
 #include "lab.h"
@@ -328,23 +329,26 @@ static void verdicts(struct run *run)
 		bool corrupted = u->view.new_owner_after.balance != u->view.new_owner_before.balance;
 
 		lab_headline(&run->lab, "stale_write_corrupted_new_owner", corrupted, "bool", NAN);
-		lab_verdict(&run->lab,
-			    "after free the block still held balance %ld (its first bytes now hold "
-			    "the allocator's free-list link); malloc gave the same size to bob %s, and "
-			    "writing through alice's stale pointer changed bob's balance from %ld to "
-			    "%ld%s", u->view.after_free.balance, reused ? "at the same address" :
-			    "elsewhere", u->view.new_owner_before.balance,
-			    u->view.new_owner_after.balance, reused && corrupted ? " (as predicted)" : "");
+		lab_judge(&run->lab, "stale_pointer_corrupts_new_owner",
+			  "a write through a dangling pointer corrupts the block's next owner",
+			  reused && corrupted ? COMPARE_HOLDS : COMPARE_FAILS, NAN, NAN, NAN, "",
+			  "after free the block still held balance %ld (its first bytes now hold the "
+			  "allocator's free-list link); malloc gave the same size to bob %s, and "
+			  "writing through alice's stale pointer changed bob's balance from %ld to %ld",
+			  u->view.after_free.balance, reused ? "at the same address" : "elsewhere",
+			  u->view.new_owner_before.balance, u->view.new_owner_after.balance);
 	}
 	bool aborted = d->g.outcome == GUARD_SIGNALED && d->g.signal == SIGABRT;
 	lab_headline(&run->lab, "double_free_aborted", aborted, "bool", NAN);
 	if (!san)
-		lab_verdict(&run->lab, "the double free %s: %.*s", aborted ?
-			    "killed the child with SIGABRT (glibc checks its tcache)" :
-			    "went unnoticed by this allocator",
-			    (int)strcspn(d->message, "\n"), d->message[0] ? d->message : "no message");
+		lab_judge(&run->lab, "double_free_detected", "glibc stops a double free",
+			  aborted ? COMPARE_HOLDS : COMPARE_FAILS, NAN, NAN, NAN, "",
+			  "the double free %s: %.*s", aborted ?
+			  "killed the child with SIGABRT (glibc checks its tcache)" :
+			  "went unnoticed by this allocator",
+			  (int)strcspn(d->message, "\n"), d->message[0] ? d->message : "no message");
 	if (!san && al->view.finished)
-		lab_verdict(&run->lab, "setting the pointer to NULL did not help its alias: it still "
+		lab_verdict(&run->lab, "shown: setting the pointer to NULL did not help its alias: it still "
 			    "read balance %ld from the freed block", al->view.alias_balance);
 
 	unsigned caught = 0;
@@ -352,9 +356,11 @@ static void verdicts(struct run *run)
 		caught += run->asan[k].ran;
 	if (run->asan[USE_AFTER_FREE].ran) {
 		lab_headline(&run->lab, "asan_reports", caught, "of 3", NAN);
-		lab_verdict(&run->lab,
-			    "AddressSanitizer stops all %u at the bad access and names it (%s, %s, %s), "
-			    "with the stacks where the block was allocated and freed", caught,
+		lab_judge(&run->lab, "asan_catches_all_three",
+			  "AddressSanitizer catches all three bugs at the bad access",
+			  caught == 3 ? COMPARE_HOLDS : COMPARE_FAILS, caught, NAN, NAN, "of 3",
+			  "it stopped %u of 3 and named them (%s, %s, %s), with the stacks where the "
+			  "block was allocated and freed", caught,
 			    run->asan[USE_AFTER_FREE].kind, run->asan[DOUBLE_FREE].kind,
 			    run->asan[ALIAS].kind);
 	} else {
@@ -364,7 +370,7 @@ static void verdicts(struct run *run)
 		lab_headline(&run->lab, "asan_malloc_free_slowdown",
 			     run->cost_asan.median / run->cost_plain.median, "x", NAN);
 		lab_verdict(&run->lab,
-			    "the price: malloc + free of an account takes %.1f ns here, %.1f ns in the "
+			    "shown: the price: malloc + free of an account takes %.1f ns here, %.1f ns in the "
 			    "AddressSanitizer build (%.1fx), which also holds freed blocks in quarantine",
 			    run->cost_plain.median, run->cost_asan.median,
 			    run->cost_asan.median / run->cost_plain.median);

@@ -47,7 +47,7 @@ check "the layouts are 4, 64, $line and 128 bytes apart (sizeof the structs)" \
 check "speed-ups over packed are recorded for the layouts" \
 	awk -F, -v c="$(col speedup_vs_packed)" '$1 == "layout" && $c == "" { bad = 1 } END { exit bad }' "$csv"
 if [ "$nproc_now" -ge 2 ]; then
-	check "the verdict gives the false-sharing cost for a two-PU placement" grep -q 'false sharing costs' "$out/verdict.txt"
+	check "the verdict gives the false-sharing cost for a two-PU placement" grep -qE "^'counters on one line are .* \\((smt-siblings|shared-l2|shared-l3|same-package|other-numa|other-package)\\)' (holds|fails|inconclusive): [0-9.]+x" "$out/verdict.txt"
 	check "... and compares the drop with hwloc's line size" grep -q "hwloc's line is $line B" "$out/verdict.txt"
 fi
 

@@ -32,7 +32,7 @@ check "program < heap < mmap region < stack" \
 	bash -c "awk -v a=$(addr code) -v b=$(addr heap) -v c=$(addr mmap) -v d=$(addr stack) 'BEGIN { exit !(a < b && b < c && c < d) }'"
 aslr=$(cat /proc/sys/kernel/randomize_va_space 2>/dev/null || echo 0)
 if [ "$aslr" -ge 2 ]; then
-	check "ASLR on: every sample moved between runs" grep -q "^verdict: ASLR: 9 of 9 sample addresses moved" "$scratch/stdout"
+	check "ASLR on: every sample moved between runs" grep -q "^verdict: 'ASLR moves every region between runs' holds: 9 of 9 sample addresses moved" "$scratch/stdout"
 else
 	skip "ASLR moves every region" "randomize_va_space is $aslr here"
 fi

@@ -40,8 +40,9 @@ contract() {	# LAB_DIR
 	check "$name: nothing written in the working directory" test -z "$(ls -A "$cwd")"
 
 	# Output files: exactly the expected ones, no temporaries.
-	check "$name: writes data.csv, manifest.txt, summary.csv, verdict.txt and nothing else" \
-		test "$(cd "$out" && ls -A | sort | tr '\n' ' ')" = "data.csv manifest.txt summary.csv verdict.txt "
+	check "$name: writes data.csv, manifest.txt, summary.csv, verdict.txt, verdicts.csv and nothing else" \
+		test "$(cd "$out" && ls -A | sort | tr '\n' ' ')" = "data.csv manifest.txt summary.csv verdict.txt verdicts.csv "
+	check_verdicts_csv "$name" "$out" "$scratch/$name.stdout"
 	check "$name: summary.csv has its header and a numeric headline figure" \
 		awk -F, 'NR == 1 && $0 != "lab,name,value,unit,cross_check_value" { bad = 1 }
 			 NR == 2 && $3 !~ /^-?[0-9.e+]+$/ { bad = 1 } END { exit bad || NR < 2 }' "$out/summary.csv"

@@ -72,3 +72,21 @@ path_without() {
 	for f in "$@"; do rm -f "$bin/$f"; done
 	echo "$bin"
 }
+
+# check_verdicts_csv NAME OUT_DIR STDOUT: verdicts.csv has its header, at least one row, eight
+# comma-free cells a row, a known status, numbers or empty cells for the figures, ids in
+# snake_case without repeats; and the printed verdicts carry as many statuses.
+check_verdicts_csv() {
+	local name=$1 out=$2 stdout=$3 f=$2/verdicts.csv
+	check "$name: verdicts.csv has its header" \
+		test "$(head -n 1 "$f" 2>/dev/null)" = "lab,id,claim,status,value,ci_low,ci_high,unit"
+	check "$name: verdicts.csv has a row per judged claim, each well formed" \
+		awk -F, -v lab="$name" 'NR > 1 { rows++
+			if (NF != 8 || $1 != lab || $2 !~ /^[a-z0-9_]+$/ || seen[$2]++ ||
+			    $4 !~ /^(holds|fails|inconclusive|not_shown)$/) bad = 1
+			for (i = 5; i <= 7; i++) if ($i !~ /^(-?[0-9.]+([eE][-+]?[0-9]+)?)?$/) bad = 1 }
+			END { exit bad || rows < 1 }' "$f"
+	check "$name: every verdicts.csv row was printed with its status" \
+		test "$(grep -cE "^verdict: '.*' (holds|fails|inconclusive|not shown): " "$stdout")" \
+			-eq "$(($(wc -l <"$f") - 1))"
+}
