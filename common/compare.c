@@ -209,7 +209,7 @@ int compare_ratio(const struct compare_samples *s, size_t num, size_t den, size_
 	if (num >= s->nr_variants || den >= s->nr_variants ||
 	    (baseline != COMPARE_NONE && baseline >= s->nr_variants) || n == 0)
 		return -EINVAL;
-	double *a = malloc(2 * n * sizeof(*a));
+	double *a = malloc((size_t)2 * n * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	double *b = a + n;
@@ -246,7 +246,7 @@ static double median_interval_of(const double *values, size_t nr, double *median
 int compare_unpaired_ratio(const double *num, size_t nr_num, const double *den, size_t nr_den,
 			   struct compare_ratio *out)
 {
-	double nm, nl, nh, dm, dl, dh;
+	double nm = NAN, nl = NAN, nh = NAN, dm = NAN, dl = NAN, dh = NAN;
 	double cn = median_interval_of(num, nr_num, &nm, &nl, &nh);
 	double cd = median_interval_of(den, nr_den, &dm, &dl, &dh);
 

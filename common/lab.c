@@ -128,7 +128,7 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	// Before measuring: 100 ms idle, so that what /proc/stat counts is other programs.
 	struct busy_meter before;
 	busy_start(&before);
-	(void)nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+	(void)nanosleep(&(struct timespec){ .tv_nsec = 100000000L }, NULL);
 	busy_stop(&before, &lab->busy_before);
 	busy_start(&lab->busy_meter);
 	if (busy_is_noisy(&lab->busy_before)) {

@@ -655,7 +655,7 @@ static struct depth_fit depth_fit(const struct run *run, const char *kind)
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
 
-		if (p->experiment != LIMIT || strcmp(p->kind, kind) || isnan(p->max_depth))
+		if (p->experiment != LIMIT || strcmp(p->kind, kind) != 0 || isnan(p->max_depth))
 			continue;
 		double frame = p->stack_bytes / p->predicted_depth;
 		double shortfall = (p->predicted_depth - p->max_depth) * frame;
@@ -722,8 +722,8 @@ static void verdicts(struct run *run)
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
 
-		if (p->experiment != LIMIT || strcmp(p->kind, "thread_stack") ||
-		    strcmp(p->outcome, "sigsegv_caught"))
+		if (p->experiment != LIMIT || strcmp(p->kind, "thread_stack") != 0 ||
+		    strcmp(p->outcome, "sigsegv_caught") != 0)
 			continue;
 		nr_overflows++;
 		nr_in_guard += p->fault_offset < 0 &&

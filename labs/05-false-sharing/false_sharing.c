@@ -477,7 +477,7 @@ static void print_tables(const struct run *run)
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
 
-		if (p->experiment != THREADS || strcmp(p->kind, "packed"))
+		if (p->experiment != THREADS || strcmp(p->kind, "packed") != 0)
 			continue;
 		printf("  %2u threads: packed", p->nr_threads);
 		print_ns(p, 8);
@@ -560,7 +560,7 @@ static void verdicts_for_pair(struct run *run, int rel, bool headline)
 	// ids: the claim and the placement, in snake_case, the same on every machine.
 	snprintf(id, sizeof(id), "false_sharing_slows_%s", name);
 	for (char *c = id; *c; c++)
-		*c = *c == '-' ? '_' : *c;
+		if (*c == '-') *c = '_';
 	snprintf(claim, sizeof(claim), "counters on one line are %.1fx or more slower than a line "
 		 "apart (%s)", STEP_RATIO, name);
 	lab_judge_ratio(&run->lab, id, claim, compare_at_least(&cost, STEP_RATIO), &cost,
@@ -573,7 +573,7 @@ static void verdicts_for_pair(struct run *run, int rel, bool headline)
 									: COMPARE_FAILS;
 	snprintf(id, sizeof(id), "cost_drops_at_line_%s", name);
 	for (char *c = id; *c; c++)
-		*c = *c == '-' ? '_' : *c;
+		if (*c == '-') *c = '_';
 	snprintf(claim, sizeof(claim), "the cost drops at the cache line size (%s)", name);
 	lab_judge(&run->lab, id, claim, st, drop, NAN, NAN, "bytes",
 		  "every distance from %u bytes on is within %.1fx of 256 bytes (paired rounds), "
@@ -585,7 +585,7 @@ static void verdicts_for_pair(struct run *run, int rel, bool headline)
 	struct compare_ratio shared = ratio_of(run, rel, r->variant[ATOMIC][0], r->variant[ATOMIC][1]);
 	snprintf(id, sizeof(id), "true_sharing_worse_%s", name);
 	for (char *c = id; *c; c++)
-		*c = *c == '-' ? '_' : *c;
+		if (*c == '-') *c = '_';
 	snprintf(claim, sizeof(claim), "one shared atomic counter is 1.1x or more slower than "
 		 "false-shared atomic ones (%s)", name);
 	lab_judge_ratio(&run->lab, id, claim, compare_at_least(&shared, 1.1), &shared,
@@ -595,7 +595,7 @@ static void verdicts_for_pair(struct run *run, int rel, bool headline)
 	struct compare_ratio pad = ratio_of(run, rel, r->layout[LAYOUT_64], r->layout[LAYOUT_128]);
 	snprintf(id, sizeof(id), "alignas64_is_enough_%s", name);
 	for (char *c = id; *c; c++)
-		*c = *c == '-' ? '_' : *c;
+		if (*c == '-') *c = '_';
 	snprintf(claim, sizeof(claim), "alignas(64) padding fixes false sharing: as fast as "
 		 "alignas(128) (%s)", name);
 	lab_judge_ratio(&run->lab, id, claim, compare_within(&pad, 0.10), &pad,

@@ -77,7 +77,7 @@ path_without() {
 # comma-free cells a row, a known status, numbers or empty cells for the figures, ids in
 # snake_case without repeats; and the printed verdicts carry as many statuses.
 check_verdicts_csv() {
-	local name=$1 out=$2 stdout=$3 f=$2/verdicts.csv
+	local name=$1 stdout=$3 f=$2/verdicts.csv
 	check "$name: verdicts.csv has its header" \
 		test "$(head -n 1 "$f" 2>/dev/null)" = "lab,id,claim,status,value,ci_low,ci_high,unit"
 	check "$name: verdicts.csv has a row per judged claim, each well formed" \
