@@ -93,13 +93,9 @@ int compare_variant_stats(const struct compare_samples *s, size_t variant, struc
 	return err;
 }
 
-struct kernel_ctx {
-	struct compare_kernel *variants;
-};
-
 static int time_kernel(void *ctx, size_t variant, unsigned round, double *value)
 {
-	struct compare_kernel *k = &((struct kernel_ctx *)ctx)->variants[variant];
+	struct compare_kernel *k = &((struct compare_kernel *)ctx)[variant];
 
 	(void)round;
 	uint64_t start = clock_now_ns();
@@ -112,8 +108,6 @@ static int time_kernel(void *ctx, size_t variant, unsigned round, double *value)
 int compare_kernels(struct compare_kernel *variants, size_t nr_variants, unsigned nr_rounds,
 		    uint64_t min_sample_ns, uint64_t max_iters, struct compare_samples *out)
 {
-	struct kernel_ctx ctx = { variants };
-
 	if (max_iters == 0)
 		max_iters = (uint64_t)1 << 32;
 	// Calibration warms each variant up (caches, branch predictors, lazily bound symbols);
@@ -126,7 +120,7 @@ int compare_kernels(struct compare_kernel *variants, size_t nr_variants, unsigne
 			k->iters = clock_calibrate(k->kernel, k->arg, min_sample_ns, max_iters);
 		k->kernel(k->arg, k->iters);
 	}
-	return compare_rounds(nr_variants, nr_rounds, time_kernel, &ctx, out);
+	return compare_rounds(nr_variants, nr_rounds, time_kernel, variants, out);
 }
 
 // log C(n, i) / 2^n, for the binomial(n, 1/2) probabilities without overflow at large n.
@@ -178,25 +172,46 @@ static bool usable(double x)
 	return isfinite(x) && x > 0;
 }
 
+// The median of the usable values and its interval; returns the coverage, or -1 if none.
+static double median_interval_of(const double *values, size_t nr, double *median, double *low,
+				 double *high, unsigned *nr_used)
+{
+	double *copy = malloc((nr ? nr : 1) * sizeof(*copy));
+	size_t n = 0;
+	double coverage = -1;
+
+	if (!copy)
+		return -1;
+	for (size_t i = 0; i < nr; i++)
+		if (usable(values[i]))
+			copy[n++] = values[i];
+	if (n)
+		coverage = compare_median_interval(copy, n, median, low, high);
+	*nr_used = (unsigned)n;
+	free(copy);
+	return coverage;
+}
+
 int compare_paired_ratio(const double *num, const double *den, size_t nr_rounds,
 			 struct compare_ratio *out)
 {
 	double *ratios = malloc((nr_rounds ? nr_rounds : 1) * sizeof(*ratios));
-	size_t n = 0;
 
 	ratio_unknown(out);
 	if (!ratios)
 		return -ENOMEM;
+	// An unusable round (a value not positive and finite) makes an unusable ratio, which
+	// median_interval_of() leaves out.
 	for (size_t r = 0; r < nr_rounds; r++)
-		if (usable(num[r]) && usable(den[r]))
-			ratios[n++] = num[r] / den[r];
-	if (n == 0) {
-		free(ratios);
+		ratios[r] = usable(num[r]) && usable(den[r]) ? num[r] / den[r] : NAN;
+	double coverage = median_interval_of(ratios, nr_rounds, &out->median, &out->low,
+					     &out->high, &out->nr_rounds);
+	free(ratios);
+	if (coverage < 0) {
+		ratio_unknown(out);
 		return -EINVAL;
 	}
-	out->coverage = compare_median_interval(ratios, n, &out->median, &out->low, &out->high);
-	out->nr_rounds = (unsigned)n;
-	free(ratios);
+	out->coverage = coverage;
 	return 0;
 }
 
@@ -224,38 +239,19 @@ int compare_ratio(const struct compare_samples *s, size_t num, size_t den, size_
 	return err;
 }
 
-// The median of the usable values and its interval; returns the coverage, or -1 if none.
-static double median_interval_of(const double *values, size_t nr, double *median, double *low,
-				 double *high)
-{
-	double *copy = malloc((nr ? nr : 1) * sizeof(*copy));
-	size_t n = 0;
-	double coverage = -1;
-
-	if (!copy)
-		return -1;
-	for (size_t i = 0; i < nr; i++)
-		if (usable(values[i]))
-			copy[n++] = values[i];
-	if (n)
-		coverage = compare_median_interval(copy, n, median, low, high);
-	free(copy);
-	return coverage;
-}
-
 int compare_unpaired_ratio(const double *num, size_t nr_num, const double *den, size_t nr_den,
 			   struct compare_ratio *out)
 {
 	double nm = NAN, nl = NAN, nh = NAN, dm = NAN, dl = NAN, dh = NAN;
-	double cn = median_interval_of(num, nr_num, &nm, &nl, &nh);
-	double cd = median_interval_of(den, nr_den, &dm, &dl, &dh);
+	unsigned un = 0, ud = 0;
+	double cn = median_interval_of(num, nr_num, &nm, &nl, &nh, &un);
+	double cd = median_interval_of(den, nr_den, &dm, &dl, &dh, &ud);
 
 	ratio_unknown(out);
 	if (cn < 0 || cd < 0)
 		return -EINVAL;
 	*out = (struct compare_ratio){ .median = nm / dm, .low = nl / dh, .high = nh / dl,
-				       .coverage = cn * cd,
-				       .nr_rounds = (unsigned)(nr_num < nr_den ? nr_num : nr_den) };
+				       .coverage = cn * cd, .nr_rounds = un < ud ? un : ud };
 	return 0;
 }
 

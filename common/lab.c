@@ -290,7 +290,9 @@ unsigned lab_rounds(const struct lab *lab)
 	return lab->opt.nr_reps;
 }
 
-const struct busy *lab_busy_run(struct lab *lab)
+// How busy the machine was from lab_init() until the first call (later calls return the same).
+// Prints one "busy:" line when other work competed.
+static const struct busy *lab_busy_run(struct lab *lab)
 {
 	char what[160];
 
@@ -517,7 +519,8 @@ void lab_finish(struct lab *lab)
 
 	if (err)
 		die_errno(err, "cannot write %s/verdict.txt", lab->opt.out_dir);
-	printf("files:    %s/ (data.csv, summary.csv, manifest.txt, verdict.txt, verdicts.csv)\n", lab->opt.out_dir);
+	printf("files:    %s/ (data.csv, summary.csv, manifest.txt, verdict.txt, verdicts.csv)\n",
+	       lab->opt.out_dir);
 	if (lab->allowed_pus)
 		hwloc_bitmap_free(lab->allowed_pus);
 	if (lab->have_topo)

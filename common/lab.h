@@ -122,12 +122,6 @@ void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
 /* The rounds a comparison runs: --reps (7 by default, 3 with --quick). */
 unsigned lab_rounds(const struct lab *lab);
 
-/*
- * How busy the machine was from lab_init() until the first call (later calls return the same).
- * Prints one "busy:" line when other work competed.
- */
-const struct busy *lab_busy_run(struct lab *lab);
-
 /* Prints "note: ..." for what did not show or could not be done, with the likely reason. */
 void lab_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -159,7 +153,10 @@ void lab_csv_commit(struct report_csv *csv);
 void lab_headline(struct lab *lab, const char *name, double value, const char *unit,
 		  double cross_check);
 
-/* Commits verdict.txt, verdicts.csv and summary.csv, prints where the files are, releases the topology. */
+/*
+ * Prints a "busy:" line if other work competed during the run, commits verdict.txt, verdicts.csv
+ * and summary.csv, prints where the files are, releases the topology.
+ */
 void lab_finish(struct lab *lab);
 
 #endif

@@ -92,10 +92,9 @@ struct run {
 	size_t nr_points;
 	// The headline comparison at CLAIM_SIZE, measured interleaved: see measure_stack_claim().
 	struct compare_samples claim;
-	// The access experiment's stack/heap array ratios, paired by round, over every working set.
-	double access_stack_ns[4 * 64], access_heap_ns[4 * 64];
-	size_t nr_access_pairs;
-	struct compare_ratio scattered_over_array;	// at the largest working set
+	// The access experiment's rounds, one set per working set (access_sizes[]).
+	struct compare_samples access[4];
+	size_t nr_access_measured;
 };
 
 // The size the tutorials' "10x" is about: a small block.
@@ -435,9 +434,9 @@ static __attribute__((noinline)) void measure_working_set(struct run *run, uint6
 	// Without room on the stack, the heap array stands in for it, and the row says "-".
 	if (!on_stack)
 		v[ACC_STACK] = v[ACC_HEAP];
-	struct compare_samples s;
+	struct compare_samples *s = &run->access[run->nr_access_measured++];
 	int err = compare_kernels(v, NR_ACCESS_VARIANTS, lab_rounds(&run->lab),
-				  run->lab.opt.min_sample_ns, 0, &s);
+				  run->lab.opt.min_sample_ns, 0, s);
 	if (err)
 		die_errno(err, "measuring a %llu-byte working set", (unsigned long long)bytes);
 	static const enum kind kinds[] = { STACK_ARRAY, HEAP_ARRAY, LIST_IN_ORDER, LIST_SCATTERED };
@@ -445,20 +444,8 @@ static __attribute__((noinline)) void measure_working_set(struct run *run, uint6
 		struct point *p = new_point(run, ACCESS, kinds[k], MODE_NONE, bytes);
 
 		if (k != ACC_STACK || on_stack)
-			point_from_rounds(p, &s, k, &v[k], n);
+			point_from_rounds(p, s, k, &v[k], n);
 	}
-	(void)compare_ratio(&s, ACC_LIST_SCATTERED, ACC_HEAP, COMPARE_NONE,
-			    &run->scattered_over_array);
-	for (unsigned r = 0; on_stack && r < s.nr_rounds; r++) {
-		size_t i = run->nr_access_pairs;
-
-		if (i == sizeof(run->access_stack_ns) / sizeof(run->access_stack_ns[0]))
-			break;
-		run->access_stack_ns[i] = compare_sample(&s, ACC_STACK, r);
-		run->access_heap_ns[i] = compare_sample(&s, ACC_HEAP, r);
-		run->nr_access_pairs++;
-	}
-	compare_samples_release(&s);
 	bench_escape(a);
 }
 
@@ -581,8 +568,8 @@ static void print_access_table(const struct run *run)
 {
 	char size[32];
 
-	printf("\nAccess: ns per 8-byte element summed (median of %u interleaved rounds; ~ = noisy)\n",
-	       lab_rounds(&run->lab));
+	printf("\nAccess: ns per 8-byte element summed (median of %u interleaved rounds; ~ = "
+	       "noisy)\n", lab_rounds(&run->lab));
 	printf("%-12s %9s %9s %9s %9s\n", "working set", "stack arr", "heap arr", "list ord",
 	       "list scat");
 	for (size_t i = 0; i < run->nr_access_sizes; i++) {
@@ -632,7 +619,7 @@ static double claim_median(const struct run *run, size_t variant)
 
 static void verdict_stack_claim(struct run *run)
 {
-	char size_s[32], a[32], b[32], c[32], net_s[96], gross_s[96];
+	char size_s[32], a[32], b[32], c[32], per_call_s[96], alloc_only_s[96];
 	struct compare_ratio same_work, same_work_net, alloc_only;
 	uint64_t large = 0;
 
@@ -661,8 +648,8 @@ static void verdict_stack_claim(struct run *run)
 			compare_at_least(&same_work_net, 10), &same_work_net,
 			"malloc+touch+free / stack+touch at %d B without the harness; per call, "
 			"harness included, %s; malloc+free alone %s", CLAIM_SIZE,
-			compare_format_ratio(&same_work, gross_s, sizeof(gross_s)),
-			compare_format_ratio(&alloc_only, net_s, sizeof(net_s)));
+			compare_format_ratio(&same_work, per_call_s, sizeof(per_call_s)),
+			compare_format_ratio(&alloc_only, alloc_only_s, sizeof(alloc_only_s)));
 	if (!large)
 		return;
 	double stack_large = median_ns(run, STACK_TOUCH, MODE_NONE, large);
@@ -765,34 +752,59 @@ static void verdict_mmap_switch(struct run *run)
 			    dyn->r.faults_per_op_rusage);
 }
 
+// The stack/heap ratio of every round of every working set that fitted on the stack, as one
+// paired set. Returns how many working sets that was.
+static size_t pool_stack_heap_rounds(const struct run *run, struct compare_ratio *out)
+{
+	size_t n = 0, cap = 0, nr_sets = 0;
+
+	for (size_t i = 0; i < run->nr_access_measured; i++)
+		cap += run->access[i].nr_rounds;
+	double *stack = malloc((cap ? cap : 1) * 2 * sizeof(*stack));
+	if (!stack)
+		die("out of memory");
+	double *heap = stack + (cap ? cap : 1);
+	for (size_t i = 0; i < run->nr_access_measured; i++) {
+		if (run->access_sizes[i] > run->stack_limit_bytes)
+			continue;	// the heap array stood in for the stack one
+		nr_sets++;
+		for (unsigned r = 0; r < run->access[i].nr_rounds; r++) {
+			stack[n] = compare_sample(&run->access[i], ACC_STACK, r);
+			heap[n++] = compare_sample(&run->access[i], ACC_HEAP, r);
+		}
+	}
+	(void)compare_paired_ratio(stack, heap, n, out);
+	free(stack);
+	return nr_sets;
+}
+
 static void verdict_access(struct run *run)
 {
 	char sz[32];
 	uint64_t size = run->access_sizes[run->nr_access_sizes - 1];
 	double heap = median_ns(run, HEAP_ARRAY, MODE_NONE, size);
 	double in_order = median_ns(run, LIST_IN_ORDER, MODE_NONE, size);
-	struct compare_ratio same;
+	struct compare_ratio same, list;
 
 	cli_format_size(size, sz, sizeof(sz));
 	// Every working set's rounds together: the claim is that the place does not matter at
 	// any size, so each round of each size is one paired observation of it.
-	(void)compare_paired_ratio(run->access_stack_ns, run->access_heap_ns, run->nr_access_pairs,
-				   &same);
+	size_t nr_sets = pool_stack_heap_rounds(run, &same);
 	lab_judge_ratio(&run->lab, "stack_array_reads_like_heap_array",
 			"reading an array costs the same on the stack and on the heap",
 			compare_within(&same, 0.10), &same,
 			"stack array / heap array time over %zu working sets (within 10%% holds)",
-			run->nr_access_sizes - (run->access_sizes[0] > run->stack_limit_bytes));
+			nr_sets);
 	// The scattered list against the array, paired by round at the largest working set.
 	double scattered = median_ns(run, LIST_SCATTERED, MODE_NONE, size);
 	uint64_t l2_bytes = run->lab.have_topo ? topo_cache_bytes(&run->lab.topo, 2) : 0;
 	bool outgrows_l2 = l2_bytes && size * 4 > l2_bytes;
-	const struct compare_ratio *list = &run->scattered_over_array;
-
-	lab_headline(&run->lab, "scattered_list_over_array", list->median, "x", NAN);
+	(void)compare_ratio(&run->access[run->nr_access_measured - 1], ACC_LIST_SCATTERED, ACC_HEAP,
+			    COMPARE_NONE, &list);
+	lab_headline(&run->lab, "scattered_list_over_array", list.median, "x", NAN);
 	lab_judge_ratio(&run->lab, "scattered_list_3x_slower",
 			"a scattered list is 3x or more slower to read than an array",
-			outgrows_l2 ? compare_at_least(list, 3) : COMPARE_NOT_SHOWN, list,
+			outgrows_l2 ? compare_at_least(&list, 3) : COMPARE_NOT_SHOWN, &list,
 			"summing %s: heap array %.2f ns/element, list in allocation order %.2f, "
 			"scattered list %.2f%s", sz, heap, in_order, scattered,
 			outgrows_l2 ? "" : " (its nodes fit in the L2 here: no effect predicted)");
@@ -999,6 +1011,8 @@ int main(int argc, char **argv)
 
 	// release
 	compare_samples_release(&run.claim);
+	for (size_t i = 0; i < run.nr_access_measured; i++)
+		compare_samples_release(&run.access[i]);
 	counters_release(&run.counters);
 	lab_finish(&run.lab);
 	return 0;

@@ -41,7 +41,8 @@ static const char *const mode_names[] = { "plain", "atomic" };
 enum experiment { DISTANCE, LAYOUT, THREADS };
 static const char *const experiment_names[] = { "distance", "layout", "threads" };
 
-// Counted in every worker thread, in this order.
+// Counted in every worker thread, in separate counting samples (timed samples run with them
+// closed), in this order.
 static const enum counters_metric metrics[] = { COUNTERS_CACHE_MISSES, COUNTERS_COHERENCE };
 #define NR_METRICS (sizeof(metrics) / sizeof(metrics[0]))
 
@@ -270,11 +271,13 @@ static double team_run(struct run *run, struct variant *v, bool count, double *o
 	(void)team_sample(&team, p->iters / 10 + 1, false, NULL);	// wake every thread up
 	memset(base, 0, bytes);	// count only the measured sample from here
 	uint64_t ns = team_sample(&team, p->iters, count, overlap);
+	for (size_t k = 0; count && k < NR_METRICS; k++)
+		p->per_op[k] = 0;
 	for (unsigned i = 0; i < p->nr_threads; i++) {
 		p->bound = p->bound && team.w[i].bound;
+		// Events per increment, averaged over the threads. NAN (not counted) stays NAN.
 		for (size_t k = 0; count && k < NR_METRICS; k++)
-			p->per_op[k] = (i ? p->per_op[k] : 0) + team.w[i].counts[k] / (double)p->iters /
-							      p->nr_threads;
+			p->per_op[k] += team.w[i].counts[k] / (double)p->iters / p->nr_threads;
 	}
 	p->pu_a = team.w[0].pu_observed;
 	p->pu_b = p->nr_threads > 1 ? team.w[1].pu_observed : -1;
@@ -538,13 +541,33 @@ static unsigned drop_distance(const struct run *run, int rel, enum compare_statu
 	return distances[d];
 }
 
+// A verdict id for one placement: "prefix_" and the placement's name in snake_case, the same on
+// every machine ("false_sharing_slows_shared_l3").
+static const char *placement_id(char *buf, size_t len, const char *prefix, int rel)
+{
+	snprintf(buf, len, "%s_%s", prefix, topo_relation_name(rel));
+	for (char *c = buf; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	return buf;
+}
+
+// The index in distances[] of the padded layout: hwloc's line, or 64 bytes if the line is not
+// one of the distances.
+static size_t padded_index(const struct run *run)
+{
+	int d = distance_index(run->line);
+
+	return d > 0 ? (size_t)d : (size_t)distance_index(64);
+}
+
 // The claims about one pair of PUs that do not share a PU.
 static void verdicts_for_pair(struct run *run, int rel, bool headline)
 {
 	const struct placement_result *r = &run->result[rel];
 	const char *name = topo_relation_name(rel);
 	char id[48], claim[160];
-	int line_idx = distance_index(run->line) > 0 ? distance_index(run->line) : 5;	// 64 B
+	size_t line_idx = padded_index(run);
 	size_t packed = r->variant[PLAIN][1], padded = r->variant[PLAIN][line_idx];
 	struct compare_ratio cost = ratio_of(run, rel, packed, padded);
 	const struct point *pk = r->measured ? find(run, DISTANCE, "plain", rel, 4) : NULL;
@@ -558,12 +581,10 @@ static void verdicts_for_pair(struct run *run, int rel, bool headline)
 		lab_headline(&run->lab, "cost_drop_distance", drop, "bytes", run->line);
 	}
 	// ids: the claim and the placement, in snake_case, the same on every machine.
-	snprintf(id, sizeof(id), "false_sharing_slows_%s", name);
-	for (char *c = id; *c; c++)
-		if (*c == '-') *c = '_';
 	snprintf(claim, sizeof(claim), "counters on one line are %.1fx or more slower than a line "
 		 "apart (%s)", STEP_RATIO, name);
-	lab_judge_ratio(&run->lab, id, claim, compare_at_least(&cost, STEP_RATIO), &cost,
+	lab_judge_ratio(&run->lab, placement_id(id, sizeof(id), "false_sharing_slows", rel), claim,
+			compare_at_least(&cost, STEP_RATIO), &cost,
 			"PUs %d and %d: plain increments 4 bytes apart against %u bytes apart",
 			pk->pu_a, pk->pu_b, distances[line_idx]);
 	enum compare_status st = compare_at_least(&cost, STEP_RATIO) != COMPARE_HOLDS
@@ -571,11 +592,9 @@ static void verdicts_for_pair(struct run *run, int rel, bool headline)
 				 : below == COMPARE_INCONCLUSIVE ? COMPARE_INCONCLUSIVE
 				 : drop == run->line && below == COMPARE_HOLDS ? COMPARE_HOLDS
 									: COMPARE_FAILS;
-	snprintf(id, sizeof(id), "cost_drops_at_line_%s", name);
-	for (char *c = id; *c; c++)
-		if (*c == '-') *c = '_';
 	snprintf(claim, sizeof(claim), "the cost drops at the cache line size (%s)", name);
-	lab_judge(&run->lab, id, claim, st, drop, NAN, NAN, "bytes",
+	lab_judge(&run->lab, placement_id(id, sizeof(id), "cost_drops_at_line", rel), claim, st,
+		  drop, NAN, NAN, "bytes",
 		  "every distance from %u bytes on is within %.1fx of 256 bytes (paired rounds), "
 		  "hwloc's line is %u B%s", drop, STEP_RATIO, run->line,
 		  st == COMPARE_NOT_SHOWN ? ": no false-sharing cost here to drop"
@@ -583,22 +602,18 @@ static void verdicts_for_pair(struct run *run, int rel, bool headline)
 					    "lines, or the line is really 128 B)" : "");
 
 	struct compare_ratio shared = ratio_of(run, rel, r->variant[ATOMIC][0], r->variant[ATOMIC][1]);
-	snprintf(id, sizeof(id), "true_sharing_worse_%s", name);
-	for (char *c = id; *c; c++)
-		if (*c == '-') *c = '_';
 	snprintf(claim, sizeof(claim), "one shared atomic counter is 1.1x or more slower than "
 		 "false-shared atomic ones (%s)", name);
-	lab_judge_ratio(&run->lab, id, claim, compare_at_least(&shared, 1.1), &shared,
+	lab_judge_ratio(&run->lab, placement_id(id, sizeof(id), "true_sharing_worse", rel), claim,
+			compare_at_least(&shared, 1.1), &shared,
 			"one counter both threads add to, against two counters 4 bytes apart: both "
 			"bounce the same line, and the shared one also serialises the adds");
 
 	struct compare_ratio pad = ratio_of(run, rel, r->layout[LAYOUT_64], r->layout[LAYOUT_128]);
-	snprintf(id, sizeof(id), "alignas64_is_enough_%s", name);
-	for (char *c = id; *c; c++)
-		if (*c == '-') *c = '_';
 	snprintf(claim, sizeof(claim), "alignas(64) padding fixes false sharing: as fast as "
 		 "alignas(128) (%s)", name);
-	lab_judge_ratio(&run->lab, id, claim, compare_within(&pad, 0.10), &pad,
+	lab_judge_ratio(&run->lab, placement_id(id, sizeof(id), "alignas64_is_enough", rel), claim,
+			compare_within(&pad, 0.10), &pad,
 			"alignas(64) against alignas(128) (within 10%% holds); hwloc's line is %u B%s",
 			run->line, run->line > 64 ? ": 64 bytes is less than a line here" : "");
 	if (compare_at_least(&cost, STEP_RATIO) != COMPARE_HOLDS)
@@ -630,7 +645,7 @@ static void verdicts(struct run *run)
 			 run->lab.nr_allowed_pus);
 	if (run->result[TOPO_SAME_PU].measured) {
 		const struct placement_result *r = &run->result[TOPO_SAME_PU];
-		int line_idx = distance_index(run->line) > 0 ? distance_index(run->line) : 5;
+		size_t line_idx = padded_index(run);
 		struct compare_ratio same = ratio_of(run, TOPO_SAME_PU, r->variant[PLAIN][1],
 						     r->variant[PLAIN][line_idx]);
 

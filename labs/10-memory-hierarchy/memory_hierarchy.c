@@ -49,6 +49,15 @@ struct options {
 	uint64_t max_size;
 };
 
+// What a verdict compares, measured on its own in interleaved rounds.
+struct judged_pair {
+	bool measured;
+	uint64_t size[2];
+	double ns[2];			// per load, median of the rounds
+	double huge_bytes[2];		// TLB chases: of each buffer, in huge pages
+	struct compare_ratio ratio;	// the first / the second, paired by round
+};
+
 struct run {
 	struct lab lab;
 	struct options opt;
@@ -61,6 +70,7 @@ struct run {
 	char thp[96];
 	struct point points[MAX_POINTS];
 	size_t nr_points;
+	struct judged_pair memory_vs_l1, tlb_4k_vs_huge;
 };
 
 static const enum counters_metric metrics[] = { COUNTERS_CYCLES };
@@ -186,25 +196,73 @@ static void bench(struct run *run, clock_kernel_fn kernel, void *arg, struct ben
 	// A counter error leaves NAN in the counts; the timings stand.
 }
 
+// A chase ready to run: its buffer, faulted in, and the cycle through it.
+struct chase_buffer {
+	struct buffer b;
+	struct chase c;
+	double huge_bytes;	// TLB chases: how much of this buffer THP backed; NAN otherwise
+};
+
+static void chase_prepare(struct run *run, enum experiment e, uint64_t size,
+			  struct chase_buffer *cb)
+{
+	bool tlb = e == TLB_4K || e == TLB_HUGE;
+	size_t slot = tlb ? run->page : run->line;
+	double huge_before = tlb ? anon_huge_bytes() : NAN;
+
+	buffer_map(&cb->b, size, e == TLB_HUGE);
+	memset(cb->b.p, 0, size);	// fault every page in before timing (and let THP collapse)
+	cb->c.cur = build_cycle(cb->b.p, size / slot, slot, tlb ? run->line : 0, e != SEQUENTIAL,
+				size);
+	// What this mapping added to the process's huge pages (another buffer may hold some).
+	cb->huge_bytes = tlb ? anon_huge_bytes() - huge_before : NAN;
+}
+
 static void measure_chase(struct run *run, enum experiment e, uint64_t size)
 {
 	bool tlb = e == TLB_4K || e == TLB_HUGE;
 	size_t slot = tlb ? run->page : run->line;
-	struct buffer b;
+	struct chase_buffer cb;
 
 	if (size < 2 * slot)
 		return;
-	buffer_map(&b, size, e == TLB_HUGE);
-	memset(b.p, 0, size);	// fault every page in before timing (and let THP collapse)
+	chase_prepare(run, e, size, &cb);
 	struct point *p = new_point(run, e, size, slot);
-	struct chase c = { build_cycle(b.p, size / slot, slot, tlb ? run->line : 0, e != SEQUENTIAL,
-				       size) };
-	if (tlb)
-		p->huge_bytes = anon_huge_bytes();
-	bench(run, chase_kernel, &c, &p->r);
+	p->huge_bytes = cb.huge_bytes;
+	bench(run, chase_kernel, &cb.c, &p->r);
 	p->ns_per_load = p->r.ns_per_op.median;
 	p->cycles_per_load = p->r.counter_per_op[0];
-	buffer_unmap(&b);
+	buffer_unmap(&cb.b);
+}
+
+// Two chases in interleaved rounds (compare.h), counters closed: the ratio first / second.
+static void compare_chases(struct run *run, enum experiment e1, uint64_t size1,
+			   enum experiment e2, uint64_t size2, struct judged_pair *out)
+{
+	struct chase_buffer cb[2];
+	struct compare_samples s;
+
+	chase_prepare(run, e1, size1, &cb[0]);
+	chase_prepare(run, e2, size2, &cb[1]);
+	struct compare_kernel v[2] = {
+		{ "first", chase_kernel, &cb[0].c, 0 },
+		{ "second", chase_kernel, &cb[1].c, 0 },
+	};
+	int err = compare_kernels(v, 2, lab_rounds(&run->lab), run->lab.opt.min_sample_ns, 0, &s);
+	if (err)
+		die_errno(err, "comparing two chases");
+	(void)compare_ratio(&s, 0, 1, COMPARE_NONE, &out->ratio);
+	for (int i = 0; i < 2; i++) {
+		struct stats st;
+
+		out->ns[i] = compare_variant_stats(&s, (size_t)i, &st) == 0 ? st.median : NAN;
+		out->huge_bytes[i] = cb[i].huge_bytes;
+		buffer_unmap(&cb[i].b);
+	}
+	out->size[0] = size1;
+	out->size[1] = size2;
+	out->measured = true;
+	compare_samples_release(&s);
 }
 
 // ---- bandwidth ----------------------------------------------------------------------------------
@@ -292,8 +350,8 @@ static void plan(struct run *run)
 		if (!run->lab.opt.quick && llc * 4 > run->opt.max_size)
 			run->opt.max_size = llc * 4;
 	}
-	// One buffer at a time plus its permutation (4 bytes per line): stay under a quarter of what
-	// the machine has free.
+	// One buffer at a time plus its permutation (4 bytes per line), two for the TLB verdict's
+	// pair: a quarter of what the machine has free each keeps the two under half of it.
 	if (avail && run->opt.max_size > avail / 4) {
 		run->opt.max_size = avail / 4;
 		run->capped = true;
@@ -409,26 +467,18 @@ static void verdicts(struct run *run)
 		die("internal error: no latency point at the largest size");
 	lab_headline(&run->lab, "l1_load_latency", l1, "ns", NAN);
 	lab_headline(&run->lab, "memory_load_latency", mem->ns_per_load, "ns", NAN);
-	// Judged from the spread of each point: memory is slower than the L1d beyond doubt when
-	// memory's fastest samples (p5) are still 10x the L1d's slowest (p95).
-	const struct point *l1p = NULL;
-	for (size_t i = 0; i < run->nr_sizes; i++) {
-		const struct point *x = find(run, LATENCY, run->sizes[i], 0);
-
-		if (x && x->size_bytes <= (run->cache[1] ? run->cache[1] / 2 : 16384))
-			l1p = x;
-	}
-	double low = l1p ? mem->r.ns_per_op.p05 / l1p->r.ns_per_op.p95 : NAN;
-	double high = l1p ? mem->r.ns_per_op.p95 / l1p->r.ns_per_op.p05 : NAN;
-	lab_judge(&run->lab, "memory_10x_slower_than_l1",
-		  "a load from memory is 10x or more slower than one from the L1 cache",
-		  isnan(low) ? COMPARE_NOT_SHOWN : low >= 10 ? COMPARE_HOLDS
-		  : high < 10 ? COMPARE_FAILS : COMPARE_INCONCLUSIVE, mem->ns_per_load / l1, low, high,
-		  "x", "latency by level (random chase, at half of each cache hwloc reports): L1d "
-		  "%.2f ns, L2 %.2f ns, L3 %.2f ns; at %s (memory) %.1f ns, %.0fx the L1d (range from "
-		  "the p5-p95 of each; separate points, not interleaved)",
-		  l1, l2, l3, cli_format_size(largest, a, sizeof(a)), mem->ns_per_load,
-		  mem->ns_per_load / l1);
+	lab_verdict(&run->lab,
+		    "shown: latency by level (random chase, at half of each cache hwloc reports): L1d "
+		    "%.2f ns, L2 %.2f ns, L3 %.2f ns; at %s (memory) %.1f ns", l1, l2, l3,
+		    cli_format_size(largest, a, sizeof(a)), mem->ns_per_load);
+	const struct judged_pair *ml = &run->memory_vs_l1;
+	if (ml->measured)
+		lab_judge_ratio(&run->lab, "memory_10x_slower_than_l1",
+				"a load from memory is 10x or more slower than one from the L1 cache",
+				compare_at_least(&ml->ratio, 10), &ml->ratio,
+				"%s against %s, in rounds of their own: %.1f ns and %.2f ns per load",
+				cli_format_size(ml->size[0], a, sizeof(a)),
+				cli_format_size(ml->size[1], b, sizeof(b)), ml->ns[0], ml->ns[1]);
 
 	uint64_t step = memory_step_size(run, mem->ns_per_load);
 	lab_headline(&run->lab, "memory_latency_from_size", (double)step, "bytes",
@@ -467,31 +517,17 @@ static void verdicts(struct run *run)
 			    mem->ns_per_load / seq->ns_per_load);
 	}
 
-	const struct point *t4 = NULL, *th = NULL;
-	for (size_t i = 0; i < run->nr_sizes; i++) {
-		const struct point *x = find(run, TLB_4K, run->sizes[i], 0);
-		const struct point *y = find(run, TLB_HUGE, run->sizes[i], 0);
-
-		if (x)
-			t4 = x;
-		if (x && y)
-			th = y;
-	}
-	if (t4 && th && th->size_bytes == t4->size_bytes && th->huge_bytes > 0) {
-		double tlb_low = t4->r.ns_per_op.p05 / th->r.ns_per_op.p95;
-		double tlb_high = t4->r.ns_per_op.p95 / th->r.ns_per_op.p05;
-		lab_judge(&run->lab, "huge_pages_cut_tlb_cost",
-			  "huge pages make page-strided loads faster (1.2x or more)",
-			  tlb_low >= 1.2 ? COMPARE_HOLDS : tlb_high < 1.2 ? COMPARE_FAILS
-			  : COMPARE_INCONCLUSIVE, t4->ns_per_load / th->ns_per_load, tlb_low, tlb_high,
-			  "x",
-			    "one load per page over %s: %.1f ns with 4 KiB pages, %.1f ns with huge "
-			    "pages (%s of the buffer in huge pages): %.1fx from TLB misses and page "
-			    "walks (range from the p5-p95 of each)",
-			    cli_format_size(t4->size_bytes, a, sizeof(a)), t4->ns_per_load,
-			    th->ns_per_load, cli_format_size((uint64_t)th->huge_bytes, c, sizeof(c)),
-			    t4->ns_per_load / th->ns_per_load);
-	} else if (t4) {
+	const struct judged_pair *t = &run->tlb_4k_vs_huge;
+	if (t->measured && t->huge_bytes[1] > 0) {
+		lab_judge_ratio(&run->lab, "huge_pages_cut_tlb_cost",
+				"huge pages make page-strided loads faster (1.2x or more)",
+				compare_at_least(&t->ratio, 1.2), &t->ratio,
+				"one load per page over %s, in rounds of their own: %.1f ns with 4 KiB "
+				"pages, %.1f ns with huge pages (%s of the buffer in huge pages): what TLB "
+				"misses and page walks add", cli_format_size(t->size[0], a, sizeof(a)),
+				t->ns[0], t->ns[1],
+				cli_format_size((uint64_t)t->huge_bytes[1], c, sizeof(c)));
+	} else if (t->measured || !run->thp_available) {
 		lab_note("huge pages were not available (THP: %s), so the TLB comparison has one side",
 			 run->thp);
 	}
@@ -600,6 +636,18 @@ static void measure(struct run *run)
 	fflush(stdout);
 	for (size_t i = 0; i < run->nr_sizes; i++)
 		measure_scan(run, BANDWIDTH, run->sizes[i], 8);
+	// What the verdicts compare, on its own: the sweep above measures one point after another,
+	// with counters open; these pairs run in interleaved rounds with counters closed.
+	printf(" verdict pairs");
+	fflush(stdout);
+	uint64_t largest = run->sizes[run->nr_sizes - 1], l1 = 0;
+	for (size_t i = 0; i < run->nr_sizes; i++)
+		if (run->sizes[i] <= (run->cache[1] ? run->cache[1] / 2 : 16384))
+			l1 = run->sizes[i];
+	if (l1)
+		compare_chases(run, LATENCY, largest, LATENCY, l1, &run->memory_vs_l1);
+	if (run->thp_available && largest >= 64 * (uint64_t)run->page)
+		compare_chases(run, TLB_4K, largest, TLB_HUGE, largest, &run->tlb_4k_vs_huge);
 	printf(" mountain");
 	fflush(stdout);
 	for (uint64_t size = 16384; size <= run->opt.max_size; size *= run->lab.opt.quick ? 16 : 4)

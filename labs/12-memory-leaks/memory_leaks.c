@@ -168,11 +168,10 @@ static void *watcher(void *arg)
 {
 	struct watch *w = arg;
 	long page = sysconf(_SC_PAGESIZE);
-	// Spread the samples over the watch, but at least every 0.75 ms: a fast server may serve its
-	// max_requests well before the watch is over.
-	uint64_t start = clock_now_ns(), interval = w->duration_ms * 1000000 / MAX_SAMPLES;
-	if (interval > 750000 && w->duration_ms < 1000)
-		interval = 750000;
+	// Sample every 0.25 ms at first: a fast server may serve its max_requests in a few ms. When
+	// the samples fill up, keep every other one and sample half as often: a slow server's whole
+	// watch still fits, with at least MAX_SAMPLES / 2 samples spread over it.
+	uint64_t start = clock_now_ns(), interval = 250000;
 	int pid;
 
 	while ((pid = atomic_load(&w->pid)) == 0 && clock_now_ns() - start < 10000000000ull) {
@@ -181,7 +180,13 @@ static void *watcher(void *arg)
 		nanosleep(&wait, NULL);
 	}
 	start = clock_now_ns();
-	while (pid && w->nr_samples < MAX_SAMPLES) {
+	while (pid) {
+		if (w->nr_samples == MAX_SAMPLES) {
+			for (size_t i = 0; i < MAX_SAMPLES / 2; i++)
+				w->samples[i] = w->samples[2 * i];
+			w->nr_samples = MAX_SAMPLES / 2;
+			interval *= 2;
+		}
 		uint64_t now = clock_now_ns();
 		struct sample *s = &w->samples[w->nr_samples];
 
