@@ -591,10 +591,11 @@ static const struct point *find(const struct run *run, enum experiment e, const 
 }
 
 // The claim "depth = stack / frame" is judged on stacks of this size or more (what programs run
-// on): every stack loses a fixed few KiB above its first frame (the thread's control block and
-// TLS, the frames that lead to the recursion, argv and the environment on the main stack) plus
-// the rounding to a whole frame, which is over 5% of a 64 or 256 KiB stack.
-#define MIN_JUDGED_STACK ((double)(1u << 20))
+// on: the default is 8 MiB): every stack loses a fixed few KiB above its first frame (the
+// thread's control block and TLS, the frames that lead to the recursion, argv and the
+// environment on the main stack, which grows with the learner's environment) plus the rounding
+// to a whole frame: over 5% of a 64 or 256 KiB stack, and close to it for 1 MiB.
+#define MIN_JUDGED_STACK ((double)(4u << 20))
 #define DEPTH_TOLERANCE 0.05
 
 static void print_tables(const struct run *run)
@@ -611,7 +612,7 @@ static void print_tables(const struct run *run)
 	}
 
 	printf("\nThe limit: depth reached when the stack ran out (and the prediction stack / frame;"
-	       " * = stack under 1 MiB, not judged)\n");
+	       " * = stack under 4 MiB, not judged)\n");
 	printf("  %-14s %-9s %12s %12s %8s  %s\n", "stack", "array", "max depth", "predicted",
 	       "ratio", "fault landed");
 	for (size_t i = 0; i < run->nr_points; i++) {
@@ -687,7 +688,7 @@ static void judge_depth(struct run *run, const char *id, const char *kind, const
 	lab_judge(&run->lab, id, "maximum depth = stack size / frame size (within 5%)", st,
 		  f.median, f.low, f.high, "ratio",
 		  "%s: measured / predicted depth %.3f (lowest %.3f, highest %.3f) over the %u of "
-		  "%u stacks of 1 MiB or more; every stack falls short by a fixed %s to %s (what "
+		  "%u stacks of 4 MiB or more; every stack falls short by a fixed %s to %s (what "
 		  "sits above the first frame, and the rounding to a whole frame), which is why "
 		  "small stacks miss by more", what, f.median, f.low, f.high, f.nr_judged, f.nr_rows,
 		  cli_format_size((uint64_t)fmax(0, f.shortfall_min), a, sizeof(a)),

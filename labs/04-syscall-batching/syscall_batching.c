@@ -600,25 +600,29 @@ static void verdict_file(struct run *run)
 	lab_headline(&run->lab, "file_write_plateau", top, "MB/s", NAN);
 
 	// The prediction: the knee is the first buffer of the sweep at or above the model's size.
-	// Judged within one step of the sweep either way (it doubles, or quadruples in --quick).
+	// The measured knee is where noisy medians cross 90%: within one step of the sweep either
+	// way (it doubles, or quadruples in --quick) holds, three steps or more fails, and two
+	// steps this run cannot tell.
 	uint64_t predicted = 0;
 	for (size_t i = 0; i < run->nr_buffers && !predicted; i++)
 		if ((double)run->buffers[i] >= model_bytes)
 			predicted = run->buffers[i];
 	double f = run->buffer_factor;
-	enum compare_status st = !at || !predicted ? COMPARE_NOT_SHOWN
-				 : (double)at <= (double)predicted * f &&
-				   (double)at >= (double)predicted / f ? COMPARE_HOLDS : COMPARE_FAILS;
+	double steps = at && predicted ? fabs(log((double)at / (double)predicted)) / log(f) : NAN;
+	enum compare_status st = isnan(steps) ? COMPARE_NOT_SHOWN
+				 : steps < 1.5 ? COMPARE_HOLDS
+				 : steps > 2.5 ? COMPARE_FAILS : COMPARE_INCONCLUSIVE;
 	lab_judge(&run->lab, "batching_knee_at_9cb",
 		  "batching stops paying from 9 x (cost per call) x (copy rate) bytes per call", st,
 		  (double)at, NAN, NAN, "bytes",
 		  "write(2) to a file (%s): %.1f MB/s with %s writes, %.0f MB/s at the plateau (%.0fx); "
 		  "90%% of the plateau from %s buffers on, where a fixed %s per call plus the copy "
-		  "predicts %s (judged within one step of the sweep, %.0fx)", run->fs_type,
+		  "predicts %s (%.0f steps of the sweep apart: within one holds, three or more fails)",
+		  run->fs_type,
 		  mb_per_s(one, one->ns.median), cli_format_size(run->buffers[0], one_s, sizeof(one_s)),
 		  top, speedup, at ? cli_format_size(at, knee_s, sizeof(knee_s)) : "no",
 		  cli_format_ns(one->ns.median, call_s, sizeof(call_s)),
-		  cli_format_size((uint64_t)model_bytes, model_s, sizeof(model_s)), f);
+		  cli_format_size((uint64_t)model_bytes, model_s, sizeof(model_s)), steps);
 }
 
 static void verdict_stdio(struct run *run)
@@ -628,9 +632,9 @@ static void verdict_stdio(struct run *run)
 	double per_syscall = (double)buf->total_bytes / buf->syscalls_proc_io;
 
 	lab_judge(&run->lab, "stdio_batches_writes",
-		  "stdio turns many small writes into few system calls (4 KiB or more each)",
+		  "stdio turns many small writes into few system calls (1 KiB or more each)",
 		  isnan(per_syscall) ? COMPARE_NOT_SHOWN
-		  : per_syscall >= 4096 ? COMPARE_HOLDS : COMPARE_FAILS, per_syscall, NAN, NAN,
+		  : per_syscall >= 1024 ? COMPARE_HOLDS : COMPARE_FAILS, per_syscall, NAN, NAN,
 		  "bytes per syscall",
 		  "%llu fwrite calls of %llu B made %.0f write(2) calls with the default buffer (%.0f "
 		  "B each), %.0f without it; %.1fx faster (separate runs, not interleaved)",

@@ -751,13 +751,13 @@ static void verdicts(struct run *run)
 	if (th && ev) {
 		char a[32], b[32], c[32];
 		// Counts, not timings: every request of a thread per client is a wake-up and a
-		// sleep; the loop serves many per wake-up.
+		// sleep; the loop can serve many per wake-up. The counts move by a few tenths from
+		// run to run, so between "half or less" and "nearly as many" this run cannot tell.
+		double fewer = ev->switches_per_request / th->switches_per_request;
 		lab_judge(&run->lab, "event_loop_fewer_switches",
-			  "an event loop needs fewer context switches per request than a thread per "
-			  "client (half or less)",
-			  ev->switches_per_request <= 0.5 * th->switches_per_request ? COMPARE_HOLDS
-										      : COMPARE_FAILS,
-			  ev->switches_per_request / th->switches_per_request, NAN, NAN, "x",
+			  "an event loop needs half the context switches per request of a thread per "
+			  "client or fewer", fewer <= 0.5 ? COMPARE_HOLDS
+			  : fewer >= 0.9 ? COMPARE_FAILS : COMPARE_INCONCLUSIVE, fewer, NAN, NAN, "x",
 			  "%u clients: one thread each made %.2f context switches per request and "
 			    "%.0f requests/s (p99 %.0f us late), one event loop %.3f switches per request "
 			    "and %.0f requests/s (p99 %.0f us); a thread cost %s of address space but %s "

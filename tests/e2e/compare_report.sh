@@ -27,8 +27,8 @@ sed -i 's/^cpu_model: .*/cpu_model: Test CPU 9000/; s/^nr_pus: .*/nr_pus: 16/' "
 lab1=$alpha/01-stack-vs-heap
 # A shorter sweep: sizes above 64 KiB were not run.
 awk -F, 'NR == 1 || $4 == "" || $4 + 0 <= 65536' "$lab1/data.csv" >"$scratch/d" && mv "$scratch/d" "$lab1/data.csv"
-# An older lab version without the faults_per_op column.
-column=$(csv_col "$(head -n 1 "$lab1/data.csv")" faults_per_op)
+# An older lab version without the faults_per_op_rusage column.
+column=$(csv_col "$(head -n 1 "$lab1/data.csv")" faults_per_op_rusage)
 cut -d, --complement -f"$column" "$lab1/data.csv" >"$scratch/d" && mv "$scratch/d" "$lab1/data.csv"
 # Known headline figures for Lab 1 on both machines; alpha lacks the cross-check and has one more.
 printf '%s\n' "lab,name,value,unit,cross_check_value" "01-stack-vs-heap,speed_ratio,3.25,x,3.5" \
@@ -67,7 +67,7 @@ for lab_dir in $(scripts/labs.sh built); do
 done
 cmp1=$res/compare/01-stack-vs-heap/compare.txt
 check "a missing column leaves that machine off its figure, with the reason" \
-	grep -q "alpha .*not on this plot: its data.csv has no column faults_per_op" "$cmp1"
+	grep -q "alpha .*not on this plot: its data.csv has no column faults_per_op_rusage" "$cmp1"
 check "the other machine is still on that figure" \
 	bash -c "grep -A2 '^figure 4' '$cmp1' | grep -q '$ref, example .* points'"
 check "a shorter sweep is plotted with the points it has" \
