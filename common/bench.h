@@ -17,7 +17,7 @@ struct bench_config {
 	unsigned nr_samples;		/* >= 1 */
 	uint64_t min_sample_ns;		/* each sample runs at least this long (after calibration) */
 	uint64_t max_iters;		/* cap on iterations per sample; 0: 1 << 32 */
-	struct counters *counters;	/* counted around each sample, or NULL */
+	struct counters *counters;	/* counted in samples of their own after the timed ones, or NULL */
 };
 
 struct bench_result {

@@ -54,7 +54,8 @@ static const char *const kind_names[NR_KINDS] = {
 enum malloc_mode { MODE_NONE, MODE_DYNAMIC, MODE_FIXED };
 static const char *const mode_names[] = { "", "dynamic_threshold", "fixed_threshold" };
 
-// Counted around every sample, in this order (see counters.h for the candidates).
+// Counted in samples of their own after the timed ones (bench.h), in this order (see counters.h
+// for the candidates).
 static const enum counters_metric metrics[] = {
 	COUNTERS_PAGE_FAULTS, COUNTERS_INSTRUCTIONS, COUNTERS_CYCLES,
 };

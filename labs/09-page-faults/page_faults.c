@@ -61,7 +61,7 @@ struct point {
 	enum mode mode;
 	uint64_t size_bytes;
 	struct stats ns_per_page;	// over the samples
-	struct sample first;		// the first sample's counts (they are deterministic)
+	struct sample first;		// the counting round's counts (they are deterministic)
 };
 
 struct options {
@@ -73,6 +73,7 @@ struct run {
 	struct lab lab;
 	struct options opt;
 	struct counters counters;
+	struct counters *counting;	// &counters in the counting round, NULL in the timed ones
 	long page;
 	uint64_t sizes[MAX_SIZES];
 	size_t nr_sizes;
@@ -92,11 +93,14 @@ struct phase {
 	uint64_t start;
 };
 
+// c is NULL in the timed rounds: an open counter costs at every event it counts (here, every
+// fault), so the counts come from a round of their own.
 static void phase_begin(struct phase *ph, struct counters *c)
 {
 	ph->c = c;
 	getrusage(RUSAGE_THREAD, &ph->before);
-	counters_start(c);
+	if (c)
+		counters_start(c);
 	ph->start = clock_now_ns();
 }
 
@@ -106,7 +110,8 @@ static void phase_end(struct phase *ph, struct sample *s)
 	double v[2] = { NAN, NAN };
 
 	s->ns = clock_now_ns() - ph->start;
-	counters_stop(ph->c, v);
+	if (ph->c)
+		counters_stop(ph->c, v);
 	getrusage(RUSAGE_THREAD, &after);
 	s->minor = (double)(after.ru_minflt - ph->before.ru_minflt);
 	s->major = (double)(after.ru_majflt - ph->before.ru_majflt);
@@ -164,11 +169,11 @@ static void run_anon(struct run *run, size_t len, struct sample *write_s, struct
 	// Base pages only: with THP "always" one fault could map 512 pages.
 	(void)madvise(p, len, MADV_NOHUGEPAGE);	// fails only on kernels without THP
 	if (read_s) {
-		phase_begin(&ph, &run->counters);
+		phase_begin(&ph, run->counting);
 		read_pages(p, len, run->page);
 		phase_end(&ph, read_s);
 	}
-	phase_begin(&ph, &run->counters);
+	phase_begin(&ph, run->counting);
 	write_pages(p, len, run->page);
 	phase_end(&ph, write_s);
 	munmap(p, len);
@@ -179,10 +184,10 @@ static void run_populate(struct run *run, size_t len, struct sample *mmap_s,
 {
 	struct phase ph;
 
-	phase_begin(&ph, &run->counters);
+	phase_begin(&ph, run->counting);
 	char *p = map_anon(len, MAP_POPULATE);
 	phase_end(&ph, mmap_s);
-	phase_begin(&ph, &run->counters);
+	phase_begin(&ph, run->counting);
 	write_pages(p, len, run->page);
 	phase_end(&ph, touch_s);
 	munmap(p, len);
@@ -196,7 +201,7 @@ static void run_hugepage(struct run *run, size_t len, struct sample *s)
 	char *p = map_aligned(len, &base, &base_len);
 
 	(void)madvise(p, len, MADV_HUGEPAGE);	// EINVAL without THP: then it is just base pages
-	phase_begin(&ph, &run->counters);
+	phase_begin(&ph, run->counting);
 	write_pages(p, len, run->page);
 	phase_end(&ph, s);
 	munmap(base, base_len);
@@ -233,7 +238,7 @@ static void run_file(struct run *run, size_t len, bool drop_cache, struct sample
 	char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		die_errno(errno, "mmap %s", run->scratch_file);
-	phase_begin(&ph, &run->counters);
+	phase_begin(&ph, run->counting);
 	read_pages(p, len, run->page);
 	phase_end(&ph, s);
 	munmap(p, len);
@@ -308,10 +313,13 @@ static void measure_size(struct run *run, uint64_t size)
 	double pages = (double)size / (double)run->page;
 
 	make_file(run, size);
-	for (unsigned r = 0; r < n; r++) {
+	// Round 0 counts (counters open; its times are dropped, a warm-up too); rounds 1..n are timed
+	// with the counters closed. Every round runs every mode, so the modes share the conditions.
+	for (unsigned r = 0; r <= n; r++) {
 		struct sample s[NR_MODES];
 
 		memset(s, 0, sizeof(s));
+		run->counting = r == 0 ? &run->counters : NULL;
 		run_anon(run, size, &s[ANON_WRITE], NULL);
 		run_anon(run, size, &s[ANON_WRITE_AFTER_READ], &s[ANON_READ]);
 		run_populate(run, size, &s[POPULATE_MMAP], &s[POPULATE_TOUCH]);
@@ -324,7 +332,8 @@ static void measure_size(struct run *run, uint64_t size)
 
 			if (r == 0)
 				p->first = s[m];
-			per_page[m][r] = (double)s[m].ns / pages;
+			else
+				per_page[m][r - 1] = (double)s[m].ns / pages;
 		}
 	}
 	for (enum mode m = 0; m < NR_MODES; m++)

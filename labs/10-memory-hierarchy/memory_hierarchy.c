@@ -638,7 +638,8 @@ static void measure(struct run *run)
 	for (size_t i = 0; i < run->nr_sizes; i++)
 		measure_scan(run, BANDWIDTH, run->sizes[i], 8);
 	// What the verdicts compare, on its own: the sweep above measures one point after another,
-	// with counters open; these pairs run in interleaved rounds with counters closed.
+	// counted in samples of their own after the timed ones (bench.h); these pairs run in
+	// interleaved rounds.
 	printf(" verdict pairs");
 	fflush(stdout);
 	uint64_t largest = run->sizes[run->nr_sizes - 1], l1 = 0;
