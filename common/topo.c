@@ -324,17 +324,26 @@ int topo_export_xml(const struct topo *t, const char *path)
 	return 0;
 }
 
-uint64_t topo_mem_available_bytes(void)
+uint64_t topo_meminfo_bytes(const char *field)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
 	char line[256];
+	size_t len = strlen(field);
 	unsigned long long kib = 0;
 
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+		if (strncmp(line, field, len) == 0 && line[len] == ':') {
+			if (sscanf(line + len + 1, "%llu", &kib) != 1)
+				kib = 0;
 			break;
+		}
 	fclose(f);
 	return (uint64_t)kib * 1024;
+}
+
+uint64_t topo_mem_available_bytes(void)
+{
+	return topo_meminfo_bytes("MemAvailable");
 }

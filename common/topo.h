@@ -101,4 +101,7 @@ int topo_export_xml(const struct topo *t, const char *path);
 /* MemAvailable from /proc/meminfo in bytes (hwloc's NUMA sizes can be wrong in a VM); 0 unknown. */
 uint64_t topo_mem_available_bytes(void);
 
+/* Any /proc/meminfo field given in kB ("KernelStack", "SUnreclaim"), in bytes; 0 unknown. */
+uint64_t topo_meminfo_bytes(const char *field);
+
 #endif
