@@ -45,11 +45,17 @@ struct account {
 	_Atomic int owner;	// thread holding the lock, -1 if none: for the wait-for graph
 };
 
-// What each thread is doing, for the watchdog. Written by the thread, read by the watchdog.
+// What each thread is doing, for the watchdog. Written by the thread, read by the watchdog. Each
+// thread's state on lines of its own (128 bytes: a pair of lines, for adjacent-line prefetch), so
+// that the threads' bookkeeping does not false-share (Lab 5) and add to every strategy's cost.
 struct thread_state {
-	_Atomic int holding;	// account locked first, -1 if none
+	_Alignas(128) _Atomic int holding;	// account locked first, -1 if none
 	_Atomic int waiting_for;	// account it is blocked on, -1 if none
 	_Atomic uint64_t transfers;
+	// The work of a transfer besides its locking: bookkeeping stores and the two balance moves,
+	// counted so that the strategies can be shown to do the same (work per transfer). A try-lock
+	// attempt that backs off counts its own bookkeeping apart, as retry work.
+	uint64_t work_ops, retry_ops;
 	pthread_t thread;
 	clockid_t cpu_clock;
 	int pu;			// where hwloc pinned it (-1: not pinned)
@@ -64,11 +70,11 @@ struct order_graph {
 };
 
 struct bank {
+	struct thread_state th[MAX_THREADS];	// first: each on lines of its own (see above)
 	unsigned nr_accounts, nr_threads;
 	enum strategy strategy;
 	struct account *acc;
 	pthread_mutex_t global;
-	struct thread_state th[MAX_THREADS];
 	struct order_graph *order;	// NULL: not checking
 	_Atomic bool stop;
 	// Workers that have set their cpu_clock and pu: the watchdog reads those fields only once
@@ -89,17 +95,19 @@ static void describe_pus(const struct bank *b, char *buf, size_t len)
 }
 
 // The bookkeeping for the wait-for graph: relaxed stores (plain moves on x86), so that it costs
-// next to nothing; the watchdog reads it only once everything has stopped.
-static void note(_Atomic int *where, int value)
+// next to nothing; the watchdog reads it only once everything has stopped. Each is one unit of work.
+static void note(struct thread_state *me, _Atomic int *where, int value)
 {
 	atomic_store_explicit(where, value, memory_order_relaxed);
+	me->work_ops++;
 }
 
-static void order_note(struct order_graph *g, int held, int taken)
+static void order_note(struct thread_state *me, struct order_graph *g, int held, int taken)
 {
 	if (g && held >= 0)
 		atomic_store_explicit(&g->edge[(unsigned)held * g->nr + (unsigned)taken], 1,
 				      memory_order_relaxed);
+	me->work_ops++;
 }
 
 // Depth-first search for a cycle; fills cycle[] (accounts) and returns its length, or 0.
@@ -117,69 +125,84 @@ static unsigned order_find_cycle(const struct order_graph *g, unsigned *cycle)
 	return 0;
 }
 
-static void lock_account(struct bank *b, unsigned self, unsigned a, int held)
+// Every strategy does the same bookkeeping around its locks: the same notes in the same number,
+// counted in work_ops (4 per account taken, 1 per account released, 2 for holding, 2 for the
+// money: 14 per transfer). Only the locking differs, so a comparison of the strategies measures
+// their locking.
+static void took(struct bank *b, struct thread_state *me, unsigned self, unsigned a, int held)
 {
-	note(&b->th[self].waiting_for, (int)a);
-	pthread_mutex_lock(&b->acc[a].lock);
-	note(&b->th[self].waiting_for, -1);
-	note(&b->acc[a].owner, (int)self);
-	order_note(b->order, held, (int)a);
+	note(me, &me->waiting_for, -1);
+	note(me, &b->acc[a].owner, (int)self);
+	order_note(me, b->order, held, (int)a);
 }
 
-static void unlock_account(struct bank *b, unsigned a)
+// Takes account a's lock (under the global lock, only the bookkeeping: the global lock covers it).
+static void take(struct bank *b, struct thread_state *me, unsigned self, unsigned a, int held)
 {
-	note(&b->acc[a].owner, -1);
-	pthread_mutex_unlock(&b->acc[a].lock);
+	note(me, &me->waiting_for, (int)a);
+	if (b->strategy != GLOBAL)
+		pthread_mutex_lock(&b->acc[a].lock);
+	took(b, me, self, a, held);
 }
 
-// One transfer of a random amount between two distinct accounts, with the bank's strategy.
+static void release(struct bank *b, struct thread_state *me, unsigned a)
+{
+	note(me, &b->acc[a].owner, -1);
+	if (b->strategy != GLOBAL)
+		pthread_mutex_unlock(&b->acc[a].lock);
+}
+
+// Try-lock: take the first, try the second, back off if it is busy. Returns with both held.
+static void take_both_or_back_off(struct bank *b, struct thread_state *me, unsigned self,
+				  unsigned from, unsigned to)
+{
+	for (;;) {
+		uint64_t before = me->work_ops;
+
+		take(b, me, self, from, -1);
+		note(me, &me->holding, (int)from);
+		note(me, &me->waiting_for, (int)to);
+		if (pthread_mutex_trylock(&b->acc[to].lock) == 0) {
+			took(b, me, self, to, (int)from);
+			return;
+		}
+		note(me, &me->waiting_for, -1);
+		note(me, &me->holding, -1);
+		release(b, me, from);
+		// This attempt's bookkeeping is the back-off's cost, not the transfer's work.
+		me->retry_ops += me->work_ops - before;
+		me->work_ops = before;
+		sched_yield();
+	}
+}
+
+// One transfer of an amount between two distinct accounts, with the bank's strategy.
 static void transfer(struct bank *b, unsigned self, unsigned from, unsigned to, int64_t amount)
 {
+	struct thread_state *me = &b->th[self];
 	unsigned first = from, second = to;
 
-	switch (b->strategy) {
-	case GLOBAL:
-		pthread_mutex_lock(&b->global);
-		b->acc[from].balance -= amount;
-		b->acc[to].balance += amount;
-		pthread_mutex_unlock(&b->global);
-		return;
-	case ORDERED:	// every thread takes the lower id first: no cycle can form
-		if (second < first) {
-			first = to;
-			second = from;
-		}
-		break;
-	case TRYLOCK:	// take the first, try the second, back off if it is busy
-		for (;;) {
-			lock_account(b, self, from, -1);
-			note(&b->th[self].holding, (int)from);
-			if (pthread_mutex_trylock(&b->acc[to].lock) == 0) {
-				note(&b->acc[to].owner, (int)self);
-				order_note(b->order, (int)from, (int)to);
-				break;
-			}
-			note(&b->th[self].holding, -1);
-			unlock_account(b, from);
-			sched_yield();
-		}
-		b->acc[from].balance -= amount;
-		b->acc[to].balance += amount;
-		unlock_account(b, to);
-		note(&b->th[self].holding, -1);
-		unlock_account(b, from);
-		return;
-	default:	// NAIVE: from, then to
-		break;
+	if (b->strategy == ORDERED && second < first) {	// the lower id first: no cycle can form
+		first = to;
+		second = from;
 	}
-	lock_account(b, self, first, -1);
-	note(&b->th[self].holding, (int)first);
-	lock_account(b, self, second, (int)first);
+	if (b->strategy == GLOBAL)
+		pthread_mutex_lock(&b->global);
+	if (b->strategy == TRYLOCK) {
+		take_both_or_back_off(b, me, self, from, to);
+	} else {	// NAIVE (from, then to), ORDERED, GLOBAL
+		take(b, me, self, first, -1);
+		note(me, &me->holding, (int)first);
+		take(b, me, self, second, (int)first);
+	}
 	b->acc[from].balance -= amount;
 	b->acc[to].balance += amount;
-	unlock_account(b, second);
-	note(&b->th[self].holding, -1);
-	unlock_account(b, first);
+	me->work_ops += 2;
+	release(b, me, second);
+	note(me, &me->holding, -1);
+	release(b, me, first);
+	if (b->strategy == GLOBAL)
+		pthread_mutex_unlock(&b->global);
 }
 
 struct worker_arg {
@@ -391,6 +414,7 @@ struct point {
 	enum strategy strategy;
 	unsigned nr_accounts, nr_threads;
 	struct stats tps;		// transfers per second
+	uint64_t transfers, work_ops, retry_ops;	// over every round: work per transfer
 	bool invariant_ok;
 	double ms_to_deadlock;		// deadlock rows: median over the attempts that deadlocked
 	unsigned deadlocks, attempts;
@@ -411,11 +435,12 @@ struct run {
 	struct compare_samples one_thread, most_threads;
 };
 
-// Runs the strategy for duration_ns and returns transfers per second; checks the money invariant.
-static double run_bank(const struct lab *lab, enum strategy s, unsigned nr_accounts,
-		       unsigned nr_threads, uint64_t duration_ns, uint64_t seed, bool *invariant_ok,
-		       char *pus, size_t pus_len)
+// Runs the point's strategy for duration_ns and returns transfers per second; checks the money
+// invariant, adds the transfers and their work to the point.
+static double run_bank(const struct lab *lab, struct point *p, uint64_t duration_ns, uint64_t seed)
 {
+	enum strategy s = p->strategy;
+	unsigned nr_accounts = p->nr_accounts, nr_threads = p->nr_threads;
 	// Static, not on this stack: the workers use both until the process ends, which may be after
 	// this function has returned.
 	static struct bank b;
@@ -435,9 +460,15 @@ static double run_bank(const struct lab *lab, enum strategy s, unsigned nr_accou
 	for (unsigned t = 0; t < nr_threads; t++)
 		pthread_join(b.th[t].thread, NULL);
 	double seconds = (double)(clock_now_ns() - start) / 1e9;
-	*invariant_ok = bank_total(&b) == (int64_t)nr_accounts * INITIAL_BALANCE;
-	describe_pus(&b, pus, pus_len);
+	if (bank_total(&b) != (int64_t)nr_accounts * INITIAL_BALANCE)
+		p->invariant_ok = false;
+	describe_pus(&b, p->pus, sizeof(p->pus));
 	double tps = (double)bank_transfers(&b) / seconds;
+	p->transfers += bank_transfers(&b);
+	for (unsigned t = 0; t < nr_threads; t++) {
+		p->work_ops += b.th[t].work_ops;
+		p->retry_ops += b.th[t].retry_ops;
+	}
 	for (unsigned i = 0; i < nr_accounts; i++)
 		pthread_mutex_destroy(&b.acc[i].lock);
 	free(b.acc);
@@ -471,11 +502,8 @@ static int measure_strategy(void *ctx, size_t variant, unsigned round, double *v
 {
 	struct throughput_job *j = ctx;
 	struct point *p = j->p[j->first + variant];
-	bool ok;
 
-	*value = run_bank(&j->run->lab, p->strategy, p->nr_accounts, p->nr_threads, j->duration_ns,
-			  42 + round, &ok, p->pus, sizeof(p->pus));
-	p->invariant_ok = p->invariant_ok && ok;
+	*value = run_bank(&j->run->lab, p, j->duration_ns, 42 + round);
 	return 0;
 }
 
@@ -789,7 +817,8 @@ static void write_csv(struct run *run)
 		"experiment", "strategy", "nr_accounts", "nr_threads", "transfers_per_s_median",
 		"transfers_per_s_p05", "transfers_per_s_p95", "ns_per_op_median", "ns_per_op_p05",
 		"ns_per_op_p95", "invariant_ok", "deadlocks", "attempts", "ms_to_deadlock_median",
-		"stuck_cpu_ms_per_100ms", "order_cycle", "thread_pus",
+		"stuck_cpu_ms_per_100ms", "order_cycle", "thread_pus", "work_ops_per_transfer",
+		"retry_ops_per_transfer",
 	};
 	struct report_csv csv;
 
@@ -805,10 +834,10 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, tp ? p->tps.median : NAN);
 		report_csv_double(&csv, tp ? p->tps.p05 : NAN);
 		report_csv_double(&csv, tp ? p->tps.p95 : NAN);
-		// ns per transfer per thread: threads x 1e9 / transfers per second.
-		report_csv_double(&csv, tp ? p->nr_threads * 1e9 / p->tps.median : NAN);
-		report_csv_double(&csv, tp ? p->nr_threads * 1e9 / p->tps.p95 : NAN);
-		report_csv_double(&csv, tp ? p->nr_threads * 1e9 / p->tps.p05 : NAN);
+		// One op is one transfer of the whole bank: wall time / all threads' transfers.
+		report_csv_double(&csv, tp ? 1e9 / p->tps.median : NAN);
+		report_csv_double(&csv, tp ? 1e9 / p->tps.p95 : NAN);
+		report_csv_double(&csv, tp ? 1e9 / p->tps.p05 : NAN);
 		report_csv_double(&csv, tp ? (double)p->invariant_ok : NAN);
 		report_csv_double(&csv, p->attempts ? (double)p->deadlocks : NAN);
 		report_csv_double(&csv, p->attempts ? (double)p->attempts : NAN);
@@ -816,6 +845,8 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->stuck_cpu_ms);
 		report_csv_double(&csv, p->cycle >= 0 ? (double)p->cycle : NAN);
 		report_csv_str(&csv, p->pus);
+		report_csv_double(&csv, p->transfers ? (double)p->work_ops / (double)p->transfers : NAN);
+		report_csv_double(&csv, p->transfers ? (double)p->retry_ops / (double)p->transfers : NAN);
 		lab_csv_end_row(&csv);
 	}
 	lab_csv_commit(&csv);

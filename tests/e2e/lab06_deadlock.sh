@@ -25,6 +25,14 @@ check "deadlocked threads used under 5 ms of CPU in 100 ms" \
 	awk -F, -v c="$(col stuck_cpu_ms_per_100ms)" '$1 == "deadlock" && $c != "" && $c >= 5 { bad = 1 } END { exit bad }' "$csv"
 check "the money invariant held in every safe run" \
 	awk -F, -v c="$(col invariant_ok)" '($1 == "threads" || $1 == "accounts") && $c != 1 { bad = 1 } END { exit bad }' "$csv"
+# Like for like: the strategies differ in their locking only. Each transfer does the same counted
+# bookkeeping and balance moves (14); back-off retries count apart.
+check "every strategy does the same non-lock work per transfer (14 operations, counted)" \
+	awk -F, -v w="$(col work_ops_per_transfer)" '($1 == "threads" || $1 == "accounts") { n++; if ($w != 14) bad = 1 } END { exit bad || !n }' "$csv"
+check "only try-lock retries (retry work is 0 for the blocking strategies)" \
+	awk -F, -v r="$(col retry_ops_per_transfer)" '($1 == "threads" || $1 == "accounts") && $2 != "trylock" && $r != 0 { bad = 1 } END { exit bad }' "$csv"
+check "ns_per_op is ns per transfer of the whole bank (1e9 / transfers per second, within 0.1%)" \
+	awk -F, -v t="$(col transfers_per_s_median)" -v ns="$(col ns_per_op_median)" '$1 == "threads" { n++; x = $ns * $t / 1e9; if (x < 0.999 || x > 1.001) bad = 1 } END { exit bad || !n }' "$csv"
 check "every safe strategy has a throughput row per thread count" \
 	test "$(awk -F, '$1 == "threads"' "$csv" | wc -l)" -ge 6
 check "every deadlock and throughput row records where hwloc pinned its threads" \
