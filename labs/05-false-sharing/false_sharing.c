@@ -386,6 +386,7 @@ static void measure_placements(struct run *run)
 }
 
 // More threads, one per allowed PU in logical order: packed against padded counters, in rounds.
+// From one thread (nothing to share: the two layouts must agree), doubling up to the usable PUs.
 static void measure_threads(struct run *run)
 {
 	static unsigned pus[MAX_THREADS];
@@ -397,7 +398,7 @@ static void measure_threads(struct run *run)
 	while ((pu = hwloc_bitmap_next(run->lab.allowed_pus, pu)) >= 0 && n < run->max_threads)
 		pus[n++] = (unsigned)pu;
 	c = (struct comparison){ .run = run };
-	for (unsigned t = 2; t <= n && c.nr + 2 <= COMPARE_MAX_VARIANTS; t *= 2) {
+	for (unsigned t = 1; t <= n && c.nr + 2 <= COMPARE_MAX_VARIANTS; t *= 2) {
 		add_variant(&c, new_point(run, THREADS, "packed", TOPO_NR_RELATIONS, t, 4), pus, 4,
 			    ATOMIC);
 		add_variant(&c, new_point(run, THREADS, "padded", TOPO_NR_RELATIONS, t, run->line),
@@ -492,6 +493,10 @@ static void print_tables(const struct run *run)
 				print_ns(&run->points[j], 8);
 		printf("\n");
 	}
+	if (run->lab.nr_allowed_pus < 4)
+		lab_note("only %u usable PU%s: the thread counts go up to %u; the trend with more threads "
+			 "needs a machine with more PUs", run->lab.nr_allowed_pus,
+			 run->lab.nr_allowed_pus == 1 ? "" : "s", run->lab.nr_allowed_pus >= 2 ? 2 : 1);
 }
 
 // The index of a distance in distances[], or -1.

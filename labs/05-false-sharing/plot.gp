@@ -57,17 +57,28 @@ plot for [j = 1:3] datafile \
 	with boxes lc j title word(layouts, j), \
      1 with lines dashtype 2 lc rgb "gray40" title "no gain"
 
-set title "More threads, one per PU: packed vs padded counters (atomic)"
+# The thread counts this machine allowed (1, 2, 4... up to its usable PUs), from the data.
+nr_counts = int(system("awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == \"nr_threads\") c = i; next } $1 == \"threads\" && !seen[$c]++ { n++ } END { print n + 0 }' '" . datafile . "'"))
+set title sprintf("More threads, one per PU: packed vs padded counters (atomic; %d thread count%s here)", nr_counts, nr_counts == 1 ? "" : "s")
 set xlabel "threads"
 set ylabel "ns per increment"
-set xrange [1:*]	# a 2-PU machine has one thread count: keep the range from being empty
+set xrange [0.5:*]
 set offsets 0, 1, 0, 0
 set xtics autofreq
 set logscale y 10
 set yrange [*:*]
 set key top left
-plot datafile using (pick("threads", "packed", "spread", "nr_threads")):(column("ns_per_op_median")) \
-	with linespoints lw 2 title "packed (4 B apart)", \
-     datafile using (pick("threads", "padded", "spread", "nr_threads")):(column("ns_per_op_median")) \
-	with linespoints lw 2 title "padded (a line apart)"
+if (nr_counts == 0) {
+	# Nothing to draw (an old data file, or the experiment skipped): say so instead of failing.
+	unset logscale y
+	set xrange [0:1]
+	set yrange [0:1]
+	set label 1 "no thread-count rows in data.csv" at graph 0.5, 0.5 center
+	plot -1 notitle
+} else {
+	plot datafile using (pick("threads", "packed", "spread", "nr_threads")):(column("ns_per_op_median")) \
+		with linespoints lw 2 title "packed (4 B apart)", \
+	     datafile using (pick("threads", "padded", "spread", "nr_threads")):(column("ns_per_op_median")) \
+		with linespoints lw 2 title "padded (a line apart)"
+}
 unset multiplot
