@@ -122,6 +122,13 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	if (lab->have_topo && usable > 0 && (unsigned)usable < topo_nr_pus(&lab->topo))
 		printf("cpus:     this process may run on %d of the %u PUs (taskset or a cpuset "
 		       "limits it)\n", usable, topo_nr_pus(&lab->topo));
+	memlimit_read(&lab->memory);
+	if (lab->memory.source != MEMLIMIT_MEM_AVAILABLE) {
+		char why[200];
+
+		printf("memory:   sized below %s, which is less than MemAvailable\n",
+		       memlimit_describe(&lab->memory, why, sizeof(why)));
+	}
 	lab->clock_overhead_ns = clock_overhead_ns();
 	printf("timer:    CLOCK_MONOTONIC, resolution %llu ns, %.1f ns per read\n",
 	       (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
@@ -285,6 +292,26 @@ void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
 		  compare_format_ratio(r, ratio, sizeof(ratio)), detail);
 }
 
+char *lab_read_line(const char *path, const char *fallback, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	snprintf(buf, len, "%s", fallback);
+	if (f) {
+		if (fgets(buf, (int)len, f))
+			buf[strcspn(buf, "\n")] = '\0';
+		else
+			snprintf(buf, len, "%s", fallback);
+		fclose(f);
+	}
+	return buf;
+}
+
+uint64_t lab_memory_bytes(const struct lab *lab)
+{
+	return lab->memory.bytes == MEMLIMIT_NONE ? 0 : lab->memory.bytes;
+}
+
 unsigned lab_rounds(const struct lab *lab)
 {
 	return lab->opt.nr_reps;
@@ -343,6 +370,9 @@ static void manifest_machine(struct report_file *m, const struct lab *lab)
 	report_kv(m, "virtual_machine", "%s", lab_in_vm() ? "yes" : "no");
 	report_kv(m, "mem_available_bytes", "%llu",
 		  (unsigned long long)topo_mem_available_bytes());
+	char bound[200];
+	report_kv(m, "memory_bound", "%llu (%s)", (unsigned long long)lab_memory_bytes(lab),
+		  memlimit_describe(&lab->memory, bound, sizeof(bound)));
 	if (uname(&u) == 0)
 		report_kv(m, "kernel", "%s %s %s", u.sysname, u.release, u.machine);
 	os_name(buf, sizeof(buf));

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "compare.h"
 #include "counters.h"
+#include "memlimit.h"
 #include "report.h"
 #include "topo.h"
 
@@ -57,6 +58,7 @@ struct lab {
 	size_t nr_verdicts;
 	struct busy_meter busy_meter;	/* from lab_init() on */
 	struct busy busy_before;	/* a reading at lab_init() */
+	struct memlimit memory;		/* what this process may take, read at lab_init() */
 	struct busy busy_run;		/* the whole run, read once by lab_busy_run() */
 	bool have_busy_run;
 };
@@ -118,6 +120,20 @@ void lab_judge(struct lab *lab, const char *id, const char *claim, enum compare_
 void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
 		     enum compare_status status, const struct compare_ratio *r, const char *fmt,
 		     ...) __attribute__((format(printf, 6, 7)));
+
+/*
+ * The memory this process may still take: the smallest of MemAvailable, the memory cgroup's room
+ * and RLIMIT_AS's room (memlimit.h), read at lab_init(); 0 when none could be read. Memory-hungry
+ * labs size themselves from this, never from MemAvailable alone: in a container with a memory
+ * limit the kernel kills what touches more.
+ */
+uint64_t lab_memory_bytes(const struct lab *lab);
+
+/*
+ * The first line of a small system file (/sys/kernel/mm/transparent_hugepage/enabled, a clock
+ * source), without its newline, in buf; fallback when it cannot be read. Returns buf.
+ */
+char *lab_read_line(const char *path, const char *fallback, char *buf, size_t len);
 
 /* The rounds a comparison runs: --reps (7 by default, 3 with --quick). */
 unsigned lab_rounds(const struct lab *lab);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "memlimit.h"
 
 static int load(struct topo *t, const char *synthetic)
 {
@@ -326,21 +327,9 @@ int topo_export_xml(const struct topo *t, const char *path)
 
 uint64_t topo_meminfo_bytes(const char *field)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	size_t len = strlen(field);
-	unsigned long long kib = 0;
+	uint64_t v = memlimit_meminfo("/proc/meminfo", field);
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, field, len) == 0 && line[len] == ':') {
-			if (sscanf(line + len + 1, "%llu", &kib) != 1)
-				kib = 0;
-			break;
-		}
-	fclose(f);
-	return (uint64_t)kib * 1024;
+	return v == MEMLIMIT_NONE ? 0 : v;
 }
 
 uint64_t topo_mem_available_bytes(void)

@@ -58,6 +58,12 @@ trap 'rm -rf "$scratch"' EXIT
 # The value of column NAME in a CSV header line.
 csv_col() { tr ',' '\n' <<<"$1" | grep -nx "$2" | cut -d: -f1; }
 
+# csv_max FILE COLUMN: the largest number in that column of a data.csv (empty cells skipped).
+csv_max() {
+	awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
+		c && $c != "" && $c + 0 > m { m = $c + 0 } END { printf "%.0f\n", m }' "$1"
+}
+
 # path_without CMD...: a PATH under which the named commands are missing and everything else is
 # there (symbolic links in a scratch directory), to test what a machine without them sees.
 path_without() {
