@@ -67,7 +67,10 @@ struct point {
 	double syscalls_proc_io;	// per sample, from /proc/self/io syscw; NAN: unavailable
 	double user_ms, sys_ms;		// CPU time per sample
 	double peak_rss_kib;		// streaming: the child's peak resident memory
+	double rss_above_idle_kib;	// ...minus an idle child's, forked just before it
 	double perf_bench_ns;		// entry: `perf bench syscall basic`, the cross-check
+	// raw syscall: context switches over a million calls (getrusage; PAPI, NAN if unavailable)
+	double voluntary_switches, involuntary_switches, papi_switches;
 };
 
 struct options {
@@ -88,6 +91,7 @@ struct run {
 	size_t nr_points;
 	char *buffer;			// max_buffer bytes of data to write
 	double baseline_rss_kib;	// peak RSS of an idle child
+	struct counters counters;	// context switches, for the million-syscall count
 	// Part A's ratios, paired by round: the syscall against a function call and the vDSO.
 	struct compare_ratio syscall_over_call, syscall_over_vdso;
 	unsigned buffer_factor;		// each buffer is this many times the last
@@ -134,7 +138,9 @@ static struct point *new_point(struct run *run, enum experiment e, enum kind k)
 
 	*p = (struct point){ .experiment = e, .kind = k, .syscalls_program = NAN,
 			     .syscalls_proc_io = NAN, .user_ms = NAN, .sys_ms = NAN,
-			     .peak_rss_kib = NAN, .perf_bench_ns = NAN };
+			     .peak_rss_kib = NAN, .rss_above_idle_kib = NAN, .perf_bench_ns = NAN,
+			     .voluntary_switches = NAN, .involuntary_switches = NAN,
+			     .papi_switches = NAN };
 	return p;
 }
 
@@ -156,6 +162,25 @@ static double perf_bench_syscall_ns(uint64_t loops)
 	if (pclose(p) != 0)
 		return NAN;
 	return us * 1000;
+}
+
+#define MILLION_SYSCALLS 1000000u
+
+// "A program doing a million system calls does a million context switches": count them, over a
+// million null system calls on this pinned thread. A count, not a timing: the counter is open.
+static void count_syscall_switches(struct run *run, struct point *p)
+{
+	struct rusage before, after;
+	double papi[1] = { NAN };
+
+	counters_start(&run->counters);
+	getrusage(RUSAGE_THREAD, &before);
+	syscall_kernel(NULL, MILLION_SYSCALLS);
+	getrusage(RUSAGE_THREAD, &after);
+	counters_stop(&run->counters, papi);
+	p->voluntary_switches = (double)(after.ru_nvcsw - before.ru_nvcsw);
+	p->involuntary_switches = (double)(after.ru_nivcsw - before.ru_nivcsw);
+	p->papi_switches = papi[0];
 }
 
 static void measure_entry(struct run *run)
@@ -185,6 +210,7 @@ static void measure_entry(struct run *run)
 	compare_samples_release(&s);
 	run->points[run->nr_points - 1].perf_bench_ns =
 		perf_bench_syscall_ns(run->lab.opt.quick ? 100000 : 1000000);
+	count_syscall_switches(run, &run->points[run->nr_points - 1]);
 }
 
 // ---- part B: batching writes -------------------------------------------------------------------
@@ -404,11 +430,15 @@ static void measure_streaming(struct run *run)
 		struct guard_limits limits = { .timeout_ms = 60000,
 					       .max_as_bytes = run->opt.total_bytes * 2 + (1u << 30) };
 		struct guard_result r;
-		double rss = 0, ns = 0;
+		double rss = 0, above = 0, idle = 0, ns = 0;
 		unsigned n = run->lab.opt.quick ? 1 : 3;
 		char why[128];
 
 		for (unsigned i = 0; i < n; i++) {
+			// An idle child forked just before: what this process's own memory gives every
+			// child at that moment. A baseline taken once, later, moved by tens of KiB as
+			// this process grew, as much as the buffer being measured.
+			double idle_now = baseline_rss_kib();
 			int err = guard_run(stream_child, &job, &limits, &r);
 
 			if (err)
@@ -417,6 +447,8 @@ static void measure_streaming(struct run *run)
 				die("the %s child failed: %s", kind_names[k],
 				    guard_describe(&r, why, sizeof(why)));
 			rss += (double)r.usage.ru_maxrss;	// KiB on Linux
+			above += (double)r.usage.ru_maxrss - idle_now;
+			idle += idle_now;
 			ns += (double)*elapsed;
 		}
 		struct point *p = new_point(run, STREAMING, k);
@@ -426,9 +458,10 @@ static void measure_streaming(struct run *run)
 		p->total_bytes = run->opt.total_bytes;
 		p->buffer_bytes = k == FIXED_BUFFER ? STREAM_BUFFER_BYTES : run->opt.total_bytes;
 		p->peak_rss_kib = rss / n;
+		p->rss_above_idle_kib = above / n;
+		run->baseline_rss_kib = idle / n;
 	}
 	guard_shared_free(elapsed, sizeof(*elapsed));
-	run->baseline_rss_kib = baseline_rss_kib();
 }
 
 // ---- reporting ---------------------------------------------------------------------------------
@@ -549,6 +582,18 @@ static void verdict_entry(struct run *run)
 					   "quiet machine, and if it stays, the two are not timing "
 					   "the same thing" : "");
 	}
+	// A count near a line: a band, so that a few preemptions more or less cannot flip it.
+	double per_call = (sys->voluntary_switches + sys->involuntary_switches) / MILLION_SYSCALLS;
+	lab_headline(&run->lab, "context_switches_per_syscall", per_call, "switches", NAN);
+	lab_judge(&run->lab, "syscall_is_context_switch",
+		  "a program doing a million system calls does a million context switches",
+		  per_call >= 0.9 ? COMPARE_HOLDS : per_call <= 0.1 ? COMPARE_FAILS
+		  : COMPARE_INCONCLUSIVE, per_call, NAN, NAN, "switches per syscall",
+		  "a million syscall(SYS_getppid) made %.0f voluntary and %.0f involuntary context "
+		  "switches (getrusage; PAPI %.0f): a system call is a mode switch, into the kernel "
+		  "and back on the same thread; a context switch happens only when the thread blocks "
+		  "or the scheduler preempts it (the involuntary ones)", sys->voluntary_switches,
+		  sys->involuntary_switches, sys->papi_switches);
 	if (vdso > sys->ns.median * 0.5)
 		lab_note("clock_gettime costs nearly a system call here: this clock source is not "
 			 "readable from user space, so the vDSO falls back to the kernel (see "
@@ -648,8 +693,8 @@ static void verdict_streaming(struct run *run)
 	char total[32], all_s[32], all_x[32], buf_s[32], fixed_s[32], fixed_x[32], base[32];
 	const struct point *all = find(run, BUILD_THEN_WRITE, 0);
 	const struct point *fixed = find(run, FIXED_BUFFER, 0);
-	double all_extra = all->peak_rss_kib - run->baseline_rss_kib;
-	double fixed_extra = fixed->peak_rss_kib - run->baseline_rss_kib;
+	double all_extra = all->rss_above_idle_kib;
+	double fixed_extra = fixed->rss_above_idle_kib;
 
 	// Counts of memory, not timings: building it all needs about the output's size, a
 	// stream its buffer (plus what the C library allocates around it).
@@ -678,6 +723,8 @@ static void write_csv(struct run *run)
 		"ns_per_op_median", "ns_per_op_p05", "ns_per_op_p95", "mb_per_s_median",
 		"mb_per_s_p05", "mb_per_s_p95", "syscalls_per_sample", "syscalls_per_sample_proc_io",
 		"user_ms_per_sample", "sys_ms_per_sample", "peak_rss_kib", "perf_bench_ns_per_op",
+		"rss_above_idle_kib", "context_switches_per_syscall",
+		"papi_context_switches_per_syscall",
 	};
 	struct report_csv csv;
 
@@ -705,6 +752,10 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->sys_ms);
 		report_csv_double(&csv, p->peak_rss_kib);
 		report_csv_double(&csv, p->perf_bench_ns);
+		report_csv_double(&csv, p->rss_above_idle_kib);
+		report_csv_double(&csv, (p->voluntary_switches + p->involuntary_switches) /
+					MILLION_SYSCALLS);
+		report_csv_double(&csv, p->papi_switches / MILLION_SYSCALLS);
 		lab_csv_end_row(&csv);
 	}
 	lab_csv_commit(&csv);
@@ -713,15 +764,11 @@ static void write_csv(struct run *run)
 static void manifest_extra(struct report_file *m, void *ctx)
 {
 	const struct run *run = ctx;
-	char buf[64] = "unknown";
-	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	char buf[64];
 
-	if (f) {
-		if (fgets(buf, sizeof(buf), f))
-			buf[strcspn(buf, "\n")] = '\0';
-		fclose(f);
-	}
-	report_kv(m, "clocksource", "%s", buf);
+	report_kv(m, "clocksource", "%s",
+		  lab_read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+				"unknown", buf, sizeof(buf)));
 	report_kv(m, "total_bytes", "%llu", (unsigned long long)run->opt.total_bytes);
 	report_kv(m, "max_calls_per_sample", "%llu", (unsigned long long)run->max_calls);
 	report_kv(m, "buffers_bytes", "1..%llu (x%d)",
@@ -775,10 +822,10 @@ static void plan(struct run *run)
 	unsigned factor = run->lab.opt.quick ? 4 : 2;
 
 	run->buffer_factor = factor;
-	uint64_t avail = topo_mem_available_bytes();
+	uint64_t avail = lab_memory_bytes(&run->lab);	// MemAvailable, cgroup, RLIMIT_AS
 
 	if (avail && run->opt.total_bytes * 4 > avail)
-		die_usage("--total %llu: too large for the %llu MiB of available memory",
+		die_usage("--total %llu: too large for the %llu MiB this process may use",
 			  (unsigned long long)run->opt.total_bytes, (unsigned long long)(avail >> 20));
 	if (run->opt.max_buffer > run->opt.total_bytes)
 		run->opt.max_buffer = run->opt.total_bytes;
@@ -801,13 +848,17 @@ static void predict(const struct run *run)
 	lab_prediction("a function call costs about 1 ns and a vDSO clock_gettime tens of ns; a "
 		       "system call, which enters and leaves the kernel, a few hundred ns: at least "
 		       "10x a function call");
+	lab_prediction("a million system calls make almost no context switches: a system call "
+		       "switches mode, not thread");
 	lab_prediction("1-byte writes move one byte per system call: a few MB/s; a bigger buffer "
 		       "pays the same entry for more bytes, so the throughput doubles with the buffer "
 		       "until copying costs as much as the call (a few KiB); the plateau needs about "
 		       "ten times that");
 	lab_prediction("stdio's buffer makes small fwrite calls cheap without changing the program; "
-		       "streaming %s through a 64 KiB buffer needs about 64 KiB, building it first "
-		       "needs all of it", cli_format_size(run->opt.total_bytes, a, sizeof(a)));
+		       "streaming %s through a 64 KiB buffer needs about that buffer more than an "
+		       "idle process (plus the pages the code around it touches), building it first "
+		       "needs all of it",
+		       cli_format_size(run->opt.total_bytes, a, sizeof(a)));
 }
 
 int main(int argc, char **argv)
@@ -839,9 +890,11 @@ int main(int argc, char **argv)
 	if (!run.opt.total_bytes)
 		run.opt.total_bytes = run.lab.opt.quick ? 4u << 20 : 64u << 20;
 	lab_pin_here(&run.lab);
-	// No counters: this lab's figures are times and counts of system calls, which PAPI does not
-	// provide; /proc/self/io and getrusage do.
-	printf("counters: none needed (system calls are counted by the program and /proc/self/io)\n");
+	// System calls are counted by the program and /proc/self/io; the one counter is for the
+	// context switches of a million system calls (getrusage counts them too).
+	const enum counters_metric metrics[] = { COUNTERS_CONTEXT_SWITCHES };
+	counters_init(&run.counters, metrics, 1);
+	lab_print_counters(&run.counters);
 
 	// prepare -> predict
 	plan(&run);
@@ -867,7 +920,9 @@ int main(int argc, char **argv)
 	verdict_stdio(&run);
 	verdict_streaming(&run);
 	write_csv(&run);
-	lab_write_manifest(&run.lab, NULL, manifest_extra, &run);
+	lab_note_missing_counters(&run.counters);
+	lab_write_manifest(&run.lab, &run.counters, manifest_extra, &run);
+	counters_release(&run.counters);
 
 	// release
 	report_temp_remove(run.scratch_file_handle);

@@ -97,6 +97,15 @@ check "build-then-write peaks at least 3.5 MiB above the 64 KiB buffer ($all vs 
 	awk -v a="$all" -v b="$fixed" 'BEGIN { exit !(a - b >= 3584) }'
 check "five verdict lines or more" test "$(wc -l <"$out/verdict.txt")" -ge 5
 
+# A system call is a mode switch, not a context switch: over a million of them the pinned thread
+# is preempted a few times at most (the timer), never once per call.
+per_call=$(awk -F, -v c="$(csv_col "$(head -n 1 "$csv")" context_switches_per_syscall)" \
+	'$2 == "raw_syscall_getppid" { print $c }' "$csv")
+check "a million system calls: context switches per syscall are reported, and far below 1 ($per_call)" \
+	awk -v v="$per_call" 'BEGIN { exit !(v != "" && v >= 0 && v < 0.01) }'
+check "... and the claim 'a million syscalls are a million context switches' fails in verdicts.csv" \
+	grep -q '^04-syscall-batching,syscall_is_context_switch,.*,fails,' "$out/verdicts.csv"
+
 # Bad options of the lab's own: one line, exit 2, nothing left behind.
 check_bad_args "$bin" "--total 1" "--total 2G" "--max-buffer 0" "--tmpdir /nonexistent/dir"
 
