@@ -3,7 +3,10 @@
 # Lab 12 end to end: leaks are deterministic, so they are asserted tightly: the leaky server's RSS
 # and heap grow by one glibc chunk per request (208 bytes for 200), the fixed one's by nothing, the
 # reachable one's by as much; LeakSanitizer and valgrind (where present) find exactly the lost
-# sessions, name new_session in this lab's source, and do not call the reachable ones lost.
+# sessions, name new_session in this lab's source, and do not call the reachable ones lost. Leaks
+# outside malloc are counts too: a mapping never unmapped grows the address space by exactly its
+# 64 KiB per request, a descriptor never closed leaves one more open, a thread never joined keeps
+# its stack; valgrind --track-fds=yes lists the descriptors.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
@@ -46,6 +49,32 @@ else
 	check "valgrind: the reachable sessions are still reachable, not lost" \
 		bash -c "[ '$(value valgrind reachable leaked_bytes)' = 0 ] && awk -v v='$(value valgrind reachable reachable_bytes)' 'BEGIN { exit !(v >= 100000) }'"
 fi
+# Outside malloc (64 requests each).
+check "mmap never unmapped: the address space grows 64 KiB per request ($(value outside_malloc mmap vm_per_request_bytes))" \
+	test "$(value outside_malloc mmap vm_per_request_bytes)" = 65536
+check "... while RSS grows by the one page touched, at most 2 ($(value outside_malloc mmap rss_per_request_bytes))" \
+	between "$(value outside_malloc mmap rss_per_request_bytes)" 0 8192
+check "fd never closed: one more descriptor open per request ($(value outside_malloc fd fds_per_request))" \
+	test "$(value outside_malloc fd fds_per_request)" = 1
+check "thread never joined: its stack stays mapped, 1 MiB or more of address space per request ($(value outside_malloc thread vm_per_request_bytes))" \
+	between "$(value outside_malloc thread vm_per_request_bytes)" 1048576 67108864
+check "... and the finished threads are gone from Threads (1 left: main) ($(value outside_malloc thread threads_after))" \
+	test "$(value outside_malloc thread threads_after)" = 1
+check "the claim 'leaks only happen on the heap' fails in verdicts.csv" \
+	grep -q '^12-memory-leaks,leaks_only_on_heap,.*,fails,' "$out/verdicts.csv"
+if ! grep -q "^note: valgrind not run" "$scratch/stdout"; then
+	check "valgrind --track-fds=yes lists the leaked descriptors at exit (64 and more)" \
+		awk -v v="$(value valgrind fd fds_open_at_exit)" 'BEGIN { exit !(v >= 64) }'
+	check "... and does not see the mmap leak (it tracks malloc, not mappings)" \
+		test "$(value valgrind mmap leaked_bytes)" = 0
+fi
+# Under a descriptor limit the fd leak stops, and the lab says so.
+(ulimit -n 32 && exec "$bin" --quick --out "$scratch/nofile") >"$scratch/nofile.stdout" 2>&1
+st=$?
+check "under ulimit -n 32 the run exits 0 (got $st)" test "$st" -eq 0
+check "... and says the descriptor leak hit the limit" \
+	grep -q 'the descriptor leak stopped after [0-9]* requests: Too many open files' "$scratch/nofile.stdout"
+
 check "the --server mode refuses a bad command line (exit 2)" \
 	bash -c "'$bin' --server nosuch --requests 5 2>/dev/null; test \$? -eq 2"
 check_bad_args "$bin" "--leak-bytes 1" "--leak-bytes x" "--leak-bytes 99999999"
