@@ -304,6 +304,19 @@ struct options {
 	uint64_t threads;
 };
 
+// "The stack grows down, the heap grows up, toward each other": each direction measured, and what
+// lies between them in this process's map.
+struct growth {
+	double stack_step;		// address of a frame 64 calls deeper minus the first (< 0: down)
+	double brk_step;		// program break after 2 MiB of small mallocs minus before (> 0: up)
+	double mmap_step;		// second 1 MiB mapping minus the first (< 0: the mmap area grows down)
+	uintptr_t heap_end, stack_start;
+	double stack_reach;		// RLIMIT_STACK: how far below its top the stack may grow
+	size_t nr_between;		// mappings between the heap's end and the stack's start
+	uintptr_t nearest_above_heap;	// the lowest mapping above the heap (0: none)
+	bool stack_unlimited;
+};
+
 struct run {
 	struct lab lab;
 	struct options opt;
@@ -328,7 +341,63 @@ struct run {
 	double stack_virtual_per_thread, stack_resident_per_thread, default_stack;
 	unsigned nr_threads;
 	int array_bytes, pointer_bytes, decayed_bytes;
+	struct growth growth;
 };
+
+// The address of the stack frame `depth` calls below this one.
+static __attribute__((noinline)) uintptr_t frame_address(unsigned depth)
+{
+	volatile char here = 0;
+
+	if (depth == 0)
+		return (uintptr_t)__builtin_frame_address(0);
+	uintptr_t deeper = frame_address(depth - 1);
+	bench_escape((void *)&here);	// keeps the frame: no tail call
+	return deeper;
+}
+
+static void measure_growth(struct growth *g)
+{
+	static struct region r[MAX_REGIONS];
+	enum { NR_BLOCKS = 32 };
+	void *blocks[NR_BLOCKS];
+	struct rlimit rl;
+
+	g->stack_step = (double)frame_address(64) - (double)frame_address(0);
+	uintptr_t brk_before = (uintptr_t)sbrk(0);
+	for (int i = 0; i < NR_BLOCKS; i++) {
+		blocks[i] = malloc((size_t)64 * 1024);	// below the mmap threshold: from brk
+		bench_escape(blocks[i]);
+	}
+	g->brk_step = (double)(uintptr_t)sbrk(0) - (double)brk_before;
+	char *m1 = mmap(NULL, 1u << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *m2 = mmap(NULL, 1u << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	g->mmap_step = m1 != MAP_FAILED && m2 != MAP_FAILED ? (double)(uintptr_t)m2 - (double)(uintptr_t)m1
+							      : NAN;
+	size_t n = read_maps(r, MAX_REGIONS);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(r[i].name, "[heap]"))
+			g->heap_end = r[i].end;
+		if (!strcmp(r[i].name, "[stack]"))
+			g->stack_start = r[i].start;
+	}
+	for (size_t i = 0; i < n && g->heap_end && g->stack_start; i++)
+		if (r[i].start >= g->heap_end && r[i].end <= g->stack_start) {
+			g->nr_between++;
+			if (!g->nearest_above_heap || r[i].start < g->nearest_above_heap)
+				g->nearest_above_heap = r[i].start;
+		}
+	if (getrlimit(RLIMIT_STACK, &rl) == 0) {
+		g->stack_unlimited = rl.rlim_cur == RLIM_INFINITY;
+		g->stack_reach = g->stack_unlimited ? NAN : (double)rl.rlim_cur;
+	}
+	if (m1 != MAP_FAILED)
+		munmap(m1, 1u << 20);
+	if (m2 != MAP_FAILED)
+		munmap(m2, 1u << 20);
+	for (int i = 0; i < NR_BLOCKS; i++)
+		free(blocks[i]);
+}
 
 static int read_int(const char *path, int fallback)
 {
@@ -428,7 +497,7 @@ static void measure_fork(struct run *run)
 static void measure_reserve(struct run *run)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	uint64_t avail = topo_mem_available_bytes();
+	uint64_t avail = lab_memory_bytes(&run->lab);	// MemAvailable, cgroup, RLIMIT_AS
 
 	run->mem_total = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)page;
 	run->overcommit = read_int("/proc/sys/vm/overcommit_memory", -1);
@@ -535,6 +604,42 @@ static void measure_sizeof(struct run *run)
 }
 
 // ---- report -------------------------------------------------------------------------------------
+
+static void growth_verdicts(struct run *run)
+{
+	const struct growth *g = &run->growth;
+	char a[32], b[32], c[32];
+
+	// Directions are signs, not timings: a frame deeper is lower or higher, the break moved
+	// or did not.
+	enum compare_status directions = g->brk_step == 0 ? COMPARE_NOT_SHOWN
+		: g->stack_step < 0 && g->brk_step > 0 ? COMPARE_HOLDS : COMPARE_FAILS;
+	lab_judge(&run->lab, "stack_down_heap_up", "the stack grows down and the heap grows up",
+		  directions, g->stack_step, NAN, NAN, "bytes per 64 frames",
+		  "a frame 64 calls deeper sits %.0f bytes %s; 2 MiB of small mallocs moved the "
+		  "program break (the heap's end) %s by %s%s", fabs(g->stack_step),
+		  g->stack_step < 0 ? "lower" : "higher", g->brk_step >= 0 ? "up" : "down",
+		  cli_format_size((uint64_t)fabs(g->brk_step), a, sizeof(a)),
+		  g->brk_step == 0 ? " (this allocator does not use brk: nothing to judge)" : "");
+	// Whether they can meet: only if nothing lies between them and the stack may grow all
+	// the way down.
+	bool can_meet = g->heap_end && g->stack_start && g->nr_between == 0 && g->stack_unlimited;
+	double gap = g->nearest_above_heap ? (double)(g->nearest_above_heap - g->heap_end) : NAN;
+	lab_judge(&run->lab, "stack_and_heap_meet",
+		  "the stack and the heap grow toward each other until they meet",
+		  !g->heap_end || !g->stack_start ? COMPARE_NOT_SHOWN
+		  : can_meet ? COMPARE_HOLDS : COMPARE_FAILS, (double)g->nr_between, NAN, NAN,
+		  "mappings between",
+		  "between the heap's end and the stack lie %zu mappings (the shared libraries, the "
+		  "mmap area), the lowest %s above the heap; the mmap area grows down toward the heap "
+		  "(a second 1 MiB mapping landed %s the first), and the stack may grow only "
+		  "RLIMIT_STACK (%s) below its top: the heap would run into the mmap area, never "
+		  "the stack", g->nr_between,
+		  isnan(gap) ? "?" : cli_format_size((uint64_t)gap, b, sizeof(b)),
+		  isnan(g->mmap_step) ? "?" : g->mmap_step < 0 ? "below" : "above",
+		  g->stack_unlimited ? "unlimited" : cli_format_size((uint64_t)g->stack_reach, c,
+								     sizeof(c)));
+}
 
 static void verdicts(struct run *run)
 {
@@ -693,6 +798,13 @@ static void write_csv(struct run *run)
 		{ "sizeof", "array", NAN, run->array_bytes },
 		{ "sizeof", "pointer", NAN, run->pointer_bytes },
 		{ "sizeof", "array_parameter", NAN, run->decayed_bytes },
+		{ "growth", "stack_64_frames", NAN, run->growth.stack_step },
+		{ "growth", "brk_after_2MiB_malloc", NAN, run->growth.brk_step },
+		{ "growth", "second_mmap", NAN, run->growth.mmap_step },
+		{ "growth", "mappings_between_heap_and_stack", (double)run->growth.nr_between, NAN },
+		{ "growth", "heap_to_next_mapping",
+		  NAN, run->growth.nearest_above_heap
+			? (double)(run->growth.nearest_above_heap - run->growth.heap_end) : NAN },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		report_csv_str(&csv, rows[i].e);
@@ -791,6 +903,8 @@ int main(int argc, char **argv)
 	lab_prediction("code, data, heap, libraries, stack and vdso each live in their own region; "
 		       "with ASLR (randomize_va_space = %d) every address changes from run to run",
 		       run.aslr_setting);
+	lab_prediction("the stack grows down and the heap up, but they never meet: the libraries and "
+		       "the mmap area lie between them, and the stack may grow only RLIMIT_STACK");
 	lab_prediction("after fork, parent and child hold different values at the same virtual "
 		       "address; mmap can reserve far more than RAM, and only touched pages become "
 		       "resident; a thread reserves its whole stack but uses a few KiB of it");
@@ -803,10 +917,12 @@ int main(int argc, char **argv)
 	measure_reserve_cost(&run);
 	measure_stacks(&run);
 	measure_sizeof(&run);
+	measure_growth(&run.growth);
 
 	// report
 	printf("\n");
 	verdicts(&run);
+	growth_verdicts(&run);
 	write_csv(&run);
 	lab_write_manifest(&run.lab, NULL, manifest_extra, &run);
 	lab_finish(&run.lab);

@@ -60,4 +60,13 @@ check "... and keeps under 256 KiB of it resident" \
 	awk -v v="$(value thread_stack resident_per_thread bytes)" 'BEGIN { exit !(v < 262144) }'
 check "sizeof: the array 400, the array parameter a pointer's size" \
 	test "$(value sizeof array bytes)/$(value sizeof array_parameter bytes)" = "400/$(getconf LONG_BIT | awk '{ print $1 / 8 }')"
+# The seed claim "stack down, heap up, toward each other": directions are signs, the rest a count.
+check "a deeper frame sits lower: the stack grows down ($(value growth stack_64_frames bytes))" \
+	awk -v v="$(value growth stack_64_frames bytes)" 'BEGIN { exit !(v < 0) }'
+check "small mallocs move the program break up: the heap grows up ($(value growth brk_after_2MiB_malloc bytes))" \
+	awk -v v="$(value growth brk_after_2MiB_malloc bytes)" 'BEGIN { exit !(v > 0) }'
+check "mappings lie between the heap and the stack, so the two cannot meet ($(value growth mappings_between_heap_and_stack value))" \
+	awk -v v="$(value growth mappings_between_heap_and_stack value)" 'BEGIN { exit !(v >= 1) }'
+check "verdicts.csv: directions hold, 'they meet' fails" \
+	bash -c "grep -q '^11-virtual-memory,stack_down_heap_up,.*,holds,' '$out/verdicts.csv' && grep -q '^11-virtual-memory,stack_and_heap_meet,.*,fails,' '$out/verdicts.csv'"
 exit 0
