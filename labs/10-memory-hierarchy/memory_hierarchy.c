@@ -29,12 +29,15 @@
 #define HUGE_BYTES ((size_t)2 << 20)	// x86-64 and arm64 (4 KiB base pages): a PMD huge page
 #define NR_STRIDES 7			// the mountain: 8, 16 ... 512 bytes
 
-enum experiment { LATENCY, SEQUENTIAL, TLB_4K, TLB_HUGE, BANDWIDTH, MOUNTAIN, NR_EXPERIMENTS };
+// LATENCY chases on huge pages where the kernel gives them, so that past the TLB's reach a load
+// does not also pay a page walk; LATENCY_4K is the same chase on 4 KiB pages, for comparison.
+enum experiment { LATENCY, LATENCY_4K, SEQUENTIAL, TLB_4K, TLB_HUGE, BANDWIDTH, MOUNTAIN,
+		  NR_EXPERIMENTS };
 static const char *const experiment_names[NR_EXPERIMENTS] = {
-	"latency", "sequential_chase", "tlb", "tlb", "bandwidth", "mountain",
+	"latency", "latency", "sequential_chase", "tlb", "tlb", "bandwidth", "mountain",
 };
 static const char *const kind_names[NR_EXPERIMENTS] = {
-	"random", "address_order", "4k_pages", "huge_pages", "read", "read",
+	"random", "random_4k_pages", "address_order", "4k_pages", "huge_pages", "read", "read",
 };
 
 struct point {
@@ -207,15 +210,16 @@ static void chase_prepare(struct run *run, enum experiment e, uint64_t size,
 			  struct chase_buffer *cb)
 {
 	bool tlb = e == TLB_4K || e == TLB_HUGE;
+	bool counted = tlb || e == LATENCY;	// where the huge pages matter, count them
 	size_t slot = tlb ? run->page : run->line;
-	double huge_before = tlb ? anon_huge_bytes() : NAN;
+	double huge_before = counted ? anon_huge_bytes() : NAN;
 
-	buffer_map(&cb->b, size, e == TLB_HUGE);
+	buffer_map(&cb->b, size, e == TLB_HUGE || e == LATENCY);
 	memset(cb->b.p, 0, size);	// fault every page in before timing (and let THP collapse)
 	cb->c.cur = build_cycle(cb->b.p, size / slot, slot, tlb ? run->line : 0, e != SEQUENTIAL,
 				size);
 	// What this mapping added to the process's huge pages (another buffer may hold some).
-	cb->huge_bytes = tlb ? anon_huge_bytes() - huge_before : NAN;
+	cb->huge_bytes = counted ? anon_huge_bytes() - huge_before : NAN;
 }
 
 static void measure_chase(struct run *run, enum experiment e, uint64_t size)
@@ -337,7 +341,7 @@ static uint64_t llc_bytes(const struct run *run)
 
 static void plan(struct run *run)
 {
-	uint64_t avail = topo_mem_available_bytes();
+	uint64_t avail = lab_memory_bytes(&run->lab);	// MemAvailable, cgroup, RLIMIT_AS
 
 	run->line = run->lab.have_topo ? topo_line_bytes(&run->lab.topo) : 64;
 	run->page = (unsigned)sysconf(_SC_PAGESIZE);
@@ -369,7 +373,8 @@ static void predict(const struct run *run)
 	char a[32], b[32], c[32];
 
 	lab_prediction("a random chase costs about 1 ns per load while it fits the L1d (%s), a few "
-		       "ns in the L2 (%s), 10-20 ns in the L3 (%s), and 60-120 ns from memory; each "
+		       "ns in the L2 (%s), 10-20 ns in the L3 (%s), and 60-120 ns from memory on huge "
+		       "pages (more in a VM, and more on 4 KiB pages, which add a page walk); each "
 		       "step falls where hwloc says the level ends",
 		       cli_format_size(run->cache[1], a, sizeof(a)),
 		       cli_format_size(run->cache[2], b, sizeof(b)),
@@ -417,11 +422,12 @@ static void print_tables(const struct run *run)
 
 	printf("\nns per load (median of %u samples; cycles where counted; %s) by working-set size\n",
 	       run->lab.opt.nr_reps, STATS_NOISY_LEGEND);
-	printf("  %10s %10s %8s %14s %12s %12s %10s\n", "size", "random", "cycles",
+	printf("  %10s %10s %10s %8s %14s %12s %12s %10s\n", "size", "random", "4K pages", "cycles",
 	       "address order", "TLB 4 KiB", "TLB huge", "read GB/s");
 	for (size_t i = 0; i < run->nr_sizes; i++) {
 		uint64_t s = run->sizes[i];
 		const struct point *r = find(run, LATENCY, s, 0), *q = find(run, SEQUENTIAL, s, 0);
+		const struct point *r4 = find(run, LATENCY_4K, s, 0);
 		const struct point *t4 = find(run, TLB_4K, s, 0), *th = find(run, TLB_HUGE, s, 0);
 		const struct point *bw = find(run, BANDWIDTH, s, 0);
 		const char *mark = "";
@@ -430,14 +436,15 @@ static void print_tables(const struct run *run)
 			if (run->cache[level] && s <= run->cache[level] &&
 			    (i + 1 == run->nr_sizes || run->sizes[i + 1] > run->cache[level]))
 				mark = level == 1 ? "  <- L1d" : level == 2 ? "  <- L2" : "  <- L3";
-		printf("  %10s %9.2f%1s %8.1f %13.2f%1s %11.2f%1s %11.2f%1s %10.1f%s\n",
+		printf("  %10s %9.2f%1s %9.2f%1s %8.1f %13.2f%1s %11.2f%1s %11.2f%1s %10.1f%s\n",
 		       cli_format_size(s, sz, sizeof(sz)), r ? r->ns_per_load : NAN, noisy(r),
-		       r ? r->cycles_per_load : NAN, q ? q->ns_per_load : NAN, noisy(q),
+		       r4 ? r4->ns_per_load : NAN, noisy(r4), r ? r->cycles_per_load : NAN, q ? q->ns_per_load : NAN, noisy(q),
 		       t4 ? t4->ns_per_load : NAN, noisy(t4), th ? th->ns_per_load : NAN, noisy(th),
 		       bw ? bw->gb_per_s : NAN, mark);
 	}
-	printf("  (<- : the largest size that fits the cache hwloc reports; TLB columns: one load "
-	       "per page)\n");
+	printf("  (random: a chase on huge pages where the kernel gives them, 4K pages: the same on "
+	       "4 KiB pages;\n   <- : the largest size that fits the cache hwloc reports; TLB columns: "
+	       "one load per page)\n");
 }
 
 // Where the latency climbs to memory: the smallest size whose random-chase latency is at least
@@ -453,24 +460,58 @@ static uint64_t memory_step_size(const struct run *run, double memory_ns)
 	return 0;
 }
 
+// A point whose samples split into two groups (a last-level cache shared with other guests of the
+// host gives it one round and takes it the next): p95 more than twice p5. No cache level is named
+// from such a point.
+static bool bimodal(const struct point *p)
+{
+	return p && p->r.ns_per_op.p95 > 2 * p->r.ns_per_op.p05;
+}
+
+// The random-chase point at the largest size up to limit, or NULL.
+static const struct point *latency_point(const struct run *run, uint64_t limit)
+{
+	const struct point *found = NULL;
+
+	for (size_t i = 0; i < run->nr_sizes && run->sizes[i] <= limit; i++)
+		found = find(run, LATENCY, run->sizes[i], 0) ? find(run, LATENCY, run->sizes[i], 0)
+							     : found;
+	return found;
+}
+
+// "L2 4.65 ns" when the point may be named after its cache; otherwise what it is instead.
+static const char *level_label(const char *level, const struct point *p, bool steps_agree,
+			       char *buf, size_t len)
+{
+	char sz[32];
+
+	if (!p)
+		snprintf(buf, len, "%s: no point", level);
+	else if (bimodal(p))
+		snprintf(buf, len, "at %s (half the %s) bimodal, %.1f to %.1f ns: no level named",
+			 cli_format_size(p->size_bytes, sz, sizeof(sz)), level, p->r.ns_per_op.p05,
+			 p->r.ns_per_op.p95);
+	else if (!steps_agree)
+		snprintf(buf, len, "at %s (half the %s hwloc reports) %.2f ns, not named: the step "
+			 "to memory came earlier", cli_format_size(p->size_bytes, sz, sizeof(sz)), level,
+			 p->ns_per_load);
+	else
+		snprintf(buf, len, "%s %.2f ns", level, p->ns_per_load);
+	return buf;
+}
+
 static void verdicts(struct run *run)
 {
 	uint64_t largest = run->sizes[run->nr_sizes - 1], llc = llc_bytes(run);
 	const struct point *mem = find(run, LATENCY, largest, 0);
 	const struct point *seq = find(run, SEQUENTIAL, largest, 0);
 	double l1 = latency_at_most(run, LATENCY, run->cache[1] ? run->cache[1] / 2 : 16384);
-	double l2 = run->cache[2] ? latency_at_most(run, LATENCY, run->cache[2] / 2) : NAN;
-	double l3 = run->cache[3] ? latency_at_most(run, LATENCY, run->cache[3] / 2) : NAN;
 	char a[32], b[32], c[32];
 
 	if (!mem)
 		die("internal error: no latency point at the largest size");
 	lab_headline(&run->lab, "l1_load_latency", l1, "ns", NAN);
 	lab_headline(&run->lab, "memory_load_latency", mem->ns_per_load, "ns", NAN);
-	lab_verdict(&run->lab,
-		    "shown: latency by level (random chase, at half of each cache hwloc reports): L1d "
-		    "%.2f ns, L2 %.2f ns, L3 %.2f ns; at %s (memory) %.1f ns", l1, l2, l3,
-		    cli_format_size(largest, a, sizeof(a)), mem->ns_per_load);
 	const struct judged_pair *ml = &run->memory_vs_l1;
 	if (ml->measured)
 		lab_judge_ratio(&run->lab, "memory_10x_slower_than_l1",
@@ -480,7 +521,47 @@ static void verdicts(struct run *run)
 				cli_format_size(ml->size[0], a, sizeof(a)),
 				cli_format_size(ml->size[1], b, sizeof(b)), ml->ns[0], ml->ns[1]);
 
-	uint64_t step = memory_step_size(run, mem->ns_per_load);
+	// Memory's latency for the step check: the median of the three largest sizes, so that one
+	// noisy point at the end cannot move the step.
+	double tail[3];
+	size_t nt = 0;
+	for (size_t i = run->nr_sizes; i > 0 && nt < 3; i--) {
+		const struct point *p = find(run, LATENCY, run->sizes[i - 1], 0);
+
+		if (p)
+			tail[nt++] = p->ns_per_load;
+	}
+	struct stats tail_stats;
+	double memory_ns = nt && stats_compute(&tail_stats, tail, nt) == 0 ? tail_stats.median
+									   : mem->ns_per_load;
+	uint64_t step = memory_step_size(run, memory_ns);
+	// A level is named after its cache only where the step to memory came after it.
+	bool l2_agrees = run->cache[2] && step > run->cache[2] / 2;
+	bool l3_agrees = run->cache[3] && step > run->cache[3] / 2;
+	char n1[160], n2[160], n3[160];
+	lab_verdict(&run->lab,
+		    "shown: latency by level (random chase, at half of each cache hwloc reports): %s, "
+		    "%s, %s; at %s (memory) %.1f ns%s",
+		    level_label("L1d", latency_point(run, run->cache[1] ? run->cache[1] / 2 : 16384),
+				true, n1, sizeof(n1)),
+		    level_label("L2", run->cache[2] ? latency_point(run, run->cache[2] / 2) : NULL,
+				l2_agrees, n2, sizeof(n2)),
+		    level_label("L3", run->cache[3] ? latency_point(run, run->cache[3] / 2) : NULL,
+				l3_agrees, n3, sizeof(n3)),
+		    cli_format_size(largest, a, sizeof(a)), mem->ns_per_load,
+		    isnan(mem->huge_bytes) || mem->huge_bytes >= 0.5 * (double)largest ? ""
+		    : " (on 4 KiB pages: the kernel gave no huge pages, so this includes page walks)");
+	char bimodal_sizes[256] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < run->nr_sizes; i++)
+		if (bimodal(find(run, LATENCY, run->sizes[i], 0)) && used < sizeof(bimodal_sizes))
+			used += (size_t)snprintf(bimodal_sizes + used, sizeof(bimodal_sizes) - used,
+						 "%s%s", used ? ", " : "",
+						 cli_format_size(run->sizes[i], a, sizeof(a)));
+	if (used)
+		lab_note("bimodal points (p95 over twice p5: a cache shared with other programs or "
+			 "guests gave and took its share from sample to sample): %s; no level is named "
+			 "from them", bimodal_sizes);
 	lab_headline(&run->lab, "memory_latency_from_size", (double)step, "bytes",
 		     llc ? (double)llc : NAN);
 	if (!llc) {
@@ -541,7 +622,7 @@ static void verdicts(struct run *run)
 			    bw_small->gb_per_s, cli_format_size(bw_small->size_bytes, a, sizeof(a)),
 			    bw_large->gb_per_s, cli_format_size(largest, b, sizeof(b)));
 	if (run->capped)
-		lab_note("the sweep was capped at %s, a quarter of the free memory",
+		lab_note("the sweep was capped at %s, a quarter of the memory this process may use",
 			 cli_format_size(run->opt.max_size, a, sizeof(a)));
 }
 
@@ -597,7 +678,7 @@ static void manifest_extra(struct report_file *m, void *ctx)
 	report_kv(m, "page_bytes", "%u", run->page);
 	report_kv(m, "thp_enabled", "%s", run->thp);
 	report_kv(m, "max_size_bytes", "%llu%s", (unsigned long long)run->opt.max_size,
-		  run->capped ? " (capped at a quarter of MemAvailable)" : "");
+		  run->capped ? " (capped at a quarter of memory_bound)" : "");
 	report_kv(m, "chase", "random cyclic permutation, one pointer per line (seeded by the size)");
 }
 
@@ -620,6 +701,8 @@ static void measure(struct run *run)
 	for (size_t i = 0; i < run->nr_sizes; i++) {
 		fflush(stdout);
 		measure_chase(run, LATENCY, run->sizes[i]);
+		if (run->sizes[i] >= 64 * (uint64_t)run->page)	// below, any TLB holds every page
+			measure_chase(run, LATENCY_4K, run->sizes[i]);
 		measure_chase(run, SEQUENTIAL, run->sizes[i]);
 		if (i % 4 == 3)
 			printf(".");

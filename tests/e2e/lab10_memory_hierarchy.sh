@@ -22,13 +22,17 @@ value() {	# EXPERIMENT SIZE COLUMN
 }
 ratio_over() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { exit !(b > 0 && a / b > r) }'; }
 
-sizes=$(awk -F, '$1 == "latency" { print $3 }' "$csv")
+sizes=$(awk -F, '$1 == "latency" && $2 == "random" { print $3 }' "$csv")
 check "the sweep starts at 4 KiB" test "$(echo "$sizes" | head -n 1)" = 4096
 check "... and ends at --max-size (64 MiB)" test "$(echo "$sizes" | tail -n 1)" = 67108864
 check "quick mode doubles the size: 15 sizes" test "$(echo "$sizes" | wc -l)" -eq 15
 for e in latency sequential_chase bandwidth; do
-	check "$e at every size" test "$(awk -F, -v e="$e" '$1 == e' "$csv" | wc -l)" -eq 15
+	check "$e at every size" test "$(awk -F, -v e="$e" '$1 == e && $2 != "random_4k_pages"' "$csv" | wc -l)" -eq 15
 done
+check "the random chase on 4 KiB pages at every size from 64 pages (256 KiB) up" \
+	test "$(awk -F, '$1 == "latency" && $2 == "random_4k_pages"' "$csv" | wc -l)" -eq "$(echo "$sizes" | awk '$1 >= 262144' | wc -l)"
+check "the random chase asked for huge pages, and the lab records how many it got" \
+	awk -F, -v h="$(col huge_page_bytes)" '$1 == "latency" && $2 == "random" && $h == "" { bad = 1 } END { exit bad }' "$csv"
 check "the TLB walk from 64 pages (256 KiB) up, with 4 KiB pages" \
 	test "$(awk -F, '$1 == "tlb" && $2 == "4k_pages"' "$csv" | wc -l)" -eq 9
 check "the memory mountain: 7 strides at each of its sizes" \
