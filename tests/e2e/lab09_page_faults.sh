@@ -22,7 +22,7 @@ size=8388608
 per_page() { awk -F, -v m="$1" -v s="$size" -v c="$(col faults_per_page)" '$2 == m && $3 == s { print $c }' "$csv"; }
 between() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
 
-check "nine modes at 1 MiB and 8 MiB" test "$(awk -F, 'NR > 1' "$csv" | wc -l)" -eq 18
+check "nine modes at 1 MiB and 8 MiB" test "$(awk -F, '$1 == "page_faults"' "$csv" | wc -l)" -eq 18
 check "first write: one fault per page ($(per_page anon_write))" between "$(per_page anon_write)" 0.999 1.01
 check "reading first: one fault per page ($(per_page anon_read))" between "$(per_page anon_read)" 0.999 1.01
 check "... and the write after it one more ($(per_page anon_write_after_read))" \
@@ -55,5 +55,13 @@ fi
 check "no scratch file is left in TMPDIR" test -z "$(ls -A "$scratch/tmp")"
 check "the manifest reports the THP mode" grep -q '^thp_enabled: ' "$out/manifest.txt"
 check "six verdict lines or more" test "$(wc -l <"$out/verdict.txt")" -ge 6
+# "Disk is 100,000x slower than RAM" is about latency: a random 4 KiB read and a random load, both
+# measured (orders of magnitude only: a read takes over 1 us, a load under 1 us).
+read_ns=$(awk -F, '$1 == "latency" && $2 == "random_4k_read" { print $6 }' "$csv")
+load_ns=$(awk -F, '$1 == "latency" && $2 == "random_load_memory" { print $6 }' "$csv")
+check "a random 4 KiB read ($read_ns ns) and a random load from memory ($load_ns ns) are measured" \
+	awk -v r="$read_ns" -v l="$load_ns" 'BEGIN { exit !(r > 1000 && l > 1 && l < 1000) }'
+check "... and the claim is judged in verdicts.csv" \
+	grep -qE '^09-page-faults,disk_100000x_slower_than_ram,[^,]*,(holds|fails|inconclusive),' "$out/verdicts.csv"
 # Bad options of the lab's own: one line, exit 2, nothing left behind.
 check_bad_args "$bin" "--max-size 1K" "--max-size 17G" "--tmpdir /nonexistent/dir"
