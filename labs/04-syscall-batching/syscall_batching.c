@@ -67,7 +67,7 @@ struct point {
 	double syscalls_proc_io;	// per sample, from /proc/self/io syscw; NAN: unavailable
 	double user_ms, sys_ms;		// CPU time per sample
 	double peak_rss_kib;		// streaming: the child's peak resident memory
-	double rss_above_idle_kib;	// ...minus an idle child's, forked just before it
+	double anon_added_kib;		// ...of which anonymous memory the streaming added (RssAnon)
 	double perf_bench_ns;		// entry: `perf bench syscall basic`, the cross-check
 	// raw syscall: context switches over a million calls (getrusage; PAPI, NAN if unavailable)
 	double voluntary_switches, involuntary_switches, papi_switches;
@@ -90,7 +90,6 @@ struct run {
 	struct point points[MAX_POINTS];
 	size_t nr_points;
 	char *buffer;			// max_buffer bytes of data to write
-	double baseline_rss_kib;	// peak RSS of an idle child
 	struct counters counters;	// context switches, for the million-syscall count
 	// Part A's ratios, paired by round: the syscall against a function call and the vDSO.
 	struct compare_ratio syscall_over_call, syscall_over_vdso;
@@ -138,7 +137,7 @@ static struct point *new_point(struct run *run, enum experiment e, enum kind k)
 
 	*p = (struct point){ .experiment = e, .kind = k, .syscalls_program = NAN,
 			     .syscalls_proc_io = NAN, .user_ms = NAN, .sys_ms = NAN,
-			     .peak_rss_kib = NAN, .rss_above_idle_kib = NAN, .perf_bench_ns = NAN,
+			     .peak_rss_kib = NAN, .anon_added_kib = NAN, .perf_bench_ns = NAN,
 			     .voluntary_switches = NAN, .involuntary_switches = NAN,
 			     .papi_switches = NAN };
 	return p;
@@ -356,11 +355,34 @@ static void measure_writes(struct run *run)
 
 // ---- the streaming point: memory, not speed ----------------------------------------------------
 
+// What a streaming child reports (shared memory).
+struct stream_report {
+	uint64_t elapsed_ns;
+	double anon_start_kib, anon_peak_kib;	// RssAnon at its start and at its fullest
+};
+
 struct stream_job {
 	enum kind kind;
 	uint64_t total_bytes;
-	uint64_t *elapsed_ns;	// shared with the parent
+	struct stream_report *report;
 };
+
+// This process's anonymous resident memory (RssAnon, /proc/self/status), KiB; NAN if unknown.
+// Anonymous only: the buffer is anonymous memory, while the file-backed pages (the C library's
+// code each path happens to touch) would move a plain RSS by hundreds of KiB.
+static double rss_anon_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	double kib = NAN;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %lf kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
 
 // Fills buf[0..len) with text records, continuing the numbering from *next.
 static void produce(char *buf, size_t len, uint64_t *next)
@@ -369,7 +391,8 @@ static void produce(char *buf, size_t len, uint64_t *next)
 		buf[i] = (char)('a' + (*next)++ % 26);
 }
 
-// Runs in a supervised child so that its peak RSS (ru_maxrss from wait4) is its own.
+// Runs in a supervised child so that its peak RSS (ru_maxrss from wait4) is its own; it also
+// reports the anonymous memory it added, read at its start and at its fullest.
 static int stream_child(void *arg)
 {
 	const struct stream_job *job = arg;
@@ -378,12 +401,14 @@ static int stream_child(void *arg)
 
 	if (fd < 0)
 		return 1;
+	job->report->anon_start_kib = rss_anon_kib();
 	if (job->kind == BUILD_THEN_WRITE) {
 		char *all = malloc(job->total_bytes);
 
 		if (!all)
 			return 2;
 		produce(all, job->total_bytes, &next);
+		job->report->anon_peak_kib = rss_anon_kib();
 		write_all(fd, all, job->total_bytes);
 		free(all);
 	} else {
@@ -395,50 +420,29 @@ static int stream_child(void *arg)
 			produce(buf, n, &next);
 			write_all(fd, buf, n);
 		}
+		job->report->anon_peak_kib = rss_anon_kib();
 	}
-	*job->elapsed_ns = clock_now_ns() - start;
+	job->report->elapsed_ns = clock_now_ns() - start;
 	close(fd);
 	return 0;
 }
 
-static int idle_child(void *arg)
-{
-	(void)arg;
-	return 0;
-}
-
-// Peak RSS of a child that does nothing: the libraries and the memory inherited from this process,
-// which both streaming children carry too and which is not the streaming's doing.
-static double baseline_rss_kib(void)
-{
-	struct guard_result r;
-	int err = guard_run(idle_child, NULL, NULL, &r);
-
-	if (err)
-		die_errno(err, "cannot start a child");
-	return (double)r.usage.ru_maxrss;
-}
-
 static void measure_streaming(struct run *run)
 {
-	uint64_t *elapsed = guard_shared_alloc(sizeof(*elapsed));
+	struct stream_report *rep = guard_shared_alloc(sizeof(*rep));
 
-	if (!elapsed)
+	if (!rep)
 		die("cannot share memory with the child");
 	for (enum kind k = BUILD_THEN_WRITE; k <= FIXED_BUFFER; k++) {
-		struct stream_job job = { k, run->opt.total_bytes, elapsed };
+		struct stream_job job = { k, run->opt.total_bytes, rep };
 		struct guard_limits limits = { .timeout_ms = 60000,
 					       .max_as_bytes = run->opt.total_bytes * 2 + (1u << 30) };
 		struct guard_result r;
-		double rss = 0, above = 0, idle = 0, ns = 0;
+		double rss = 0, added = 0, ns = 0;
 		unsigned n = run->lab.opt.quick ? 1 : 3;
 		char why[128];
 
 		for (unsigned i = 0; i < n; i++) {
-			// An idle child forked just before: what this process's own memory gives every
-			// child at that moment. A baseline taken once, later, moved by tens of KiB as
-			// this process grew, as much as the buffer being measured.
-			double idle_now = baseline_rss_kib();
 			int err = guard_run(stream_child, &job, &limits, &r);
 
 			if (err)
@@ -447,9 +451,8 @@ static void measure_streaming(struct run *run)
 				die("the %s child failed: %s", kind_names[k],
 				    guard_describe(&r, why, sizeof(why)));
 			rss += (double)r.usage.ru_maxrss;	// KiB on Linux
-			above += (double)r.usage.ru_maxrss - idle_now;
-			idle += idle_now;
-			ns += (double)*elapsed;
+			added += rep->anon_peak_kib - rep->anon_start_kib;
+			ns += (double)rep->elapsed_ns;
 		}
 		struct point *p = new_point(run, STREAMING, k);
 		double mean_ns = ns / n;
@@ -458,10 +461,9 @@ static void measure_streaming(struct run *run)
 		p->total_bytes = run->opt.total_bytes;
 		p->buffer_bytes = k == FIXED_BUFFER ? STREAM_BUFFER_BYTES : run->opt.total_bytes;
 		p->peak_rss_kib = rss / n;
-		p->rss_above_idle_kib = above / n;
-		run->baseline_rss_kib = idle / n;
+		p->anon_added_kib = added / n;
 	}
-	guard_shared_free(elapsed, sizeof(*elapsed));
+	guard_shared_free(rep, sizeof(*rep));
 }
 
 // ---- reporting ---------------------------------------------------------------------------------
@@ -690,11 +692,11 @@ static void verdict_stdio(struct run *run)
 
 static void verdict_streaming(struct run *run)
 {
-	char total[32], all_s[32], all_x[32], buf_s[32], fixed_s[32], fixed_x[32], base[32];
+	char total[32], all_s[32], all_x[32], buf_s[32], fixed_s[32], fixed_x[32];
 	const struct point *all = find(run, BUILD_THEN_WRITE, 0);
 	const struct point *fixed = find(run, FIXED_BUFFER, 0);
-	double all_extra = all->rss_above_idle_kib;
-	double fixed_extra = fixed->rss_above_idle_kib;
+	double all_extra = all->anon_added_kib;
+	double fixed_extra = fixed->anon_added_kib;
 
 	// Counts of memory, not timings: building it all needs about the output's size, a
 	// stream its buffer (plus what the C library allocates around it).
@@ -703,17 +705,16 @@ static void verdict_streaming(struct run *run)
 	lab_judge(&run->lab, "streaming_memory_follows_buffer",
 		  "streaming output needs memory for its buffer and not for the whole output",
 		  follows ? COMPARE_HOLDS : COMPARE_FAILS, fixed_extra * 1024, NAN, NAN, "bytes",
-		  "streaming %s: building it all first peaked at %s of RSS (%s above an idle "
-		  "child's %s), a %s buffer at %s (%s above)",
+		  "streaming %s: building it all first added %s of anonymous memory (RssAnon; "
+		  "peak RSS %s), a %s buffer added %s (peak RSS %s)",
 		    cli_format_size(run->opt.total_bytes, total, sizeof(total)),
-		    cli_format_size((uint64_t)all->peak_rss_kib * 1024, all_s, sizeof(all_s)),
 		    cli_format_size((uint64_t)(all_extra > 0 ? all_extra : 0) * 1024, all_x,
 				    sizeof(all_x)),
-		    cli_format_size((uint64_t)run->baseline_rss_kib * 1024, base, sizeof(base)),
+		    cli_format_size((uint64_t)all->peak_rss_kib * 1024, all_s, sizeof(all_s)),
 		    cli_format_size(STREAM_BUFFER_BYTES, buf_s, sizeof(buf_s)),
-		    cli_format_size((uint64_t)fixed->peak_rss_kib * 1024, fixed_s, sizeof(fixed_s)),
 		    cli_format_size((uint64_t)(fixed_extra > 0 ? fixed_extra : 0) * 1024, fixed_x,
-				    sizeof(fixed_x)));
+				    sizeof(fixed_x)),
+		    cli_format_size((uint64_t)fixed->peak_rss_kib * 1024, fixed_s, sizeof(fixed_s)));
 }
 
 static void write_csv(struct run *run)
@@ -723,7 +724,7 @@ static void write_csv(struct run *run)
 		"ns_per_op_median", "ns_per_op_p05", "ns_per_op_p95", "mb_per_s_median",
 		"mb_per_s_p05", "mb_per_s_p95", "syscalls_per_sample", "syscalls_per_sample_proc_io",
 		"user_ms_per_sample", "sys_ms_per_sample", "peak_rss_kib", "perf_bench_ns_per_op",
-		"rss_above_idle_kib", "context_switches_per_syscall",
+		"anon_added_kib", "context_switches_per_syscall",
 		"papi_context_switches_per_syscall",
 	};
 	struct report_csv csv;
@@ -752,7 +753,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->sys_ms);
 		report_csv_double(&csv, p->peak_rss_kib);
 		report_csv_double(&csv, p->perf_bench_ns);
-		report_csv_double(&csv, p->rss_above_idle_kib);
+		report_csv_double(&csv, p->anon_added_kib);
 		report_csv_double(&csv, (p->voluntary_switches + p->involuntary_switches) /
 					MILLION_SYSCALLS);
 		report_csv_double(&csv, p->papi_switches / MILLION_SYSCALLS);
@@ -775,7 +776,6 @@ static void manifest_extra(struct report_file *m, void *ctx)
 		  (unsigned long long)run->buffers[run->nr_buffers - 1], run->lab.opt.quick ? 4 : 2);
 	report_kv(m, "scratch_filesystem", "%s (%s)", run->fs_type, run->opt.tmpdir);
 	report_kv(m, "stream_buffer_bytes", "%llu", (unsigned long long)STREAM_BUFFER_BYTES);
-	report_kv(m, "idle_child_peak_rss_kib", "%.0f", run->baseline_rss_kib);
 }
 
 // ---- setup -------------------------------------------------------------------------------------
@@ -855,9 +855,8 @@ static void predict(const struct run *run)
 		       "until copying costs as much as the call (a few KiB); the plateau needs about "
 		       "ten times that");
 	lab_prediction("stdio's buffer makes small fwrite calls cheap without changing the program; "
-		       "streaming %s through a 64 KiB buffer needs about that buffer more than an "
-		       "idle process (plus the pages the code around it touches), building it first "
-		       "needs all of it",
+		       "streaming %s through a 64 KiB buffer adds about that buffer of anonymous "
+		       "memory, building it first all of it",
 		       cli_format_size(run->opt.total_bytes, a, sizeof(a)));
 }
 
