@@ -673,12 +673,21 @@ static void verdict_stack_claim(struct run *run)
 			"that uses malloc", compare_at_least(&same_work, 10), &same_work,
 			"malloc+touch+free / stack+touch at %d B, one call each; malloc+free alone %s",
 			CLAIM_SIZE, compare_format_ratio(&alloc_only, alloc_only_s, sizeof(alloc_only_s)));
+	// The net ratio divides by the stack's own share, a fraction of a nanosecond: within one
+	// build the rounds agree, but a rebuild that moves the code moved it from 0.48 to 0.74 ns
+	// (and the ratio from 9.9x to 6.2x). Under a nanosecond this run cannot tell.
+	double stack_net = claim_median(run, CLAIM_STACK_TOUCH) - claim_median(run, CLAIM_HARNESS);
+	bool too_small = !(stack_net >= 1.0);
 	lab_judge_ratio(&run->lab, "stack_10x_faster_allocation_alone",
 			"a small stack allocation is 10x faster than malloc+free (the allocations "
 			"alone)",
-			compare_at_least(&same_work_net, 10), &same_work_net,
+			too_small ? COMPARE_INCONCLUSIVE : compare_at_least(&same_work_net, 10),
+			&same_work_net,
 			"the same pair (each writes its one line) without the harness: the loop step "
-			"and call, %s", cli_format_ns(claim_median(run, CLAIM_HARNESS), harness_s, 32));
+			"and call, %s%s", cli_format_ns(claim_median(run, CLAIM_HARNESS), harness_s, 32),
+			too_small ? "; the stack's own share is under a nanosecond, which moves with "
+				    "where the code lands between builds: too small to judge a ratio by"
+				  : "");
 	if (!large)
 		return;
 	double stack_large = median_ns(run, STACK_TOUCH, MODE_NONE, large);
