@@ -163,8 +163,9 @@ course: labs
 bundle: labs
 	$(Q)scripts/bundle.sh
 
+# BUNDLE: one or more bundles or directories of bundles, separated by spaces.
 import:
-	$(Q)scripts/import.sh "$(BUNDLE)"
+	$(Q)scripts/import.sh $(BUNDLE)
 
 compare:
 	$(Q)scripts/compare.sh $(LAB)

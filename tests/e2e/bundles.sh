@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# make bundle packs a machine's results with its topology and doctor report; make import unpacks a
-# bundle, twice harmlessly, and refuses hostile archives (absolute paths, '..', links, devices, a
+# make bundle packs a machine's results with its topology and doctor report; make import unpacks
+# bundles (several, or a directory of them), never over other results (a name already taken by
+# another machine's results gets -2), a second time as a no-op, and refuses hostile archives (absolute paths, '..', links, devices, a
 # decompression bomb, two top directories, an unsafe name) with one line, writing nothing.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -9,7 +10,7 @@ cd "$root" || exit 1
 . tests/e2e/lib.sh
 
 id=e2e-bundle-$$
-cleanup_results() { rm -rf "results/$id" "results/$id.tar.gz" results/hostile-*; }
+cleanup_results() { rm -rf "results/$id" "results/$id-2" "results/$id.tar.gz" results/hostile-*; }
 trap 'cleanup_results; rm -rf "$scratch"' EXIT
 
 QUICK=1 MACHINE=$id scripts/run-lab.sh 1 >/dev/null 2>&1
@@ -32,6 +33,25 @@ scripts/import.sh "$scratch/good.tgz" >/dev/null 2>&1
 check "importing the same bundle twice is harmless" \
 	test $? -eq 0 -a "$(cat "results/$id/01-stack-vs-heap/data.csv" | cksum)" = "$sum1"
 check "import leaves no staging directory" test -z "$(find results -maxdepth 1 -name '.import.*')"
+scripts/import.sh "$scratch/good.tgz" >"$scratch/again.out" 2>&1
+check "... and says it changed nothing" grep -q 'already imported as results/.*nothing changed' "$scratch/again.out"
+
+# Another machine with the same name: imported beside the first, never over it, and the line names
+# the collision. Several bundles, and a directory of them, in one command.
+mkdir -p "$scratch/other/$id" "$scratch/class"
+cp -r "results/$id/." "$scratch/other/$id/"
+echo "another machine" >"$scratch/other/$id/doctor.txt"
+(cd "$scratch/other" && tar -czf "$scratch/class/other.tar.gz" "$id")
+cp "$scratch/good.tgz" "$scratch/class/good.tar.gz"
+scripts/import.sh "$scratch/class" >"$scratch/class.out" 2>&1
+check "a directory of bundles imports each (status $?)" test -d "results/$id-2"
+check "... the same name from another machine lands beside the first, and the line says so" \
+	grep -q "already holds other results.*imported as results/$id-2/" "$scratch/class.out"
+check "... the first machine's results are untouched" \
+	test "$(cat "results/$id/01-stack-vs-heap/data.csv" | cksum)" = "$sum1" -a "$(cat "results/$id/doctor.txt")" != "another machine"
+scripts/import.sh "$scratch/good.tgz" "$scratch/class/other.tar.gz" >"$scratch/both.out" 2>&1
+check "several bundles in one command: both already there, nothing changed" \
+	test "$(grep -c 'nothing changed' "$scratch/both.out")" -eq 2 -a ! -e "results/$id-3"
 
 # Hostile archives, each made here.
 h=$scratch/hostile
