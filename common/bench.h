@@ -70,4 +70,20 @@ static inline void bench_escape(const void *p)
 	__asm__ volatile("" : : "r"(p) : "memory");
 }
 
+/*
+ * A kernel whose form must not depend on the compiler (gcc -O2 keeps a simple loop scalar, clang
+ * vectorises it, and the figures would then compare compilers): BENCH_NO_VECTORIZE on the
+ * function, BENCH_NO_VECTORIZE_LOOP before its loop, and vectorisation is off in both.
+ */
+#if defined(__clang__)
+#define BENCH_NO_VECTORIZE
+#define BENCH_NO_VECTORIZE_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#elif defined(__GNUC__)
+#define BENCH_NO_VECTORIZE __attribute__((optimize("no-tree-vectorize")))
+#define BENCH_NO_VECTORIZE_LOOP
+#else
+#define BENCH_NO_VECTORIZE
+#define BENCH_NO_VECTORIZE_LOOP
+#endif
+
 #endif

@@ -190,26 +190,15 @@ struct access_arg {
 static volatile uint64_t sum_sink;	// where every sum goes, so no sum can be optimised away
 
 // The same summing code for the stack array and the heap array: only where the bytes live differs.
-// Its form must not depend on the compiler: four independent scalar sums (so the adds do not wait
-// on one register), and vectorisation off in both GCC and clang (gcc -O2 keeps it scalar, clang
-// would vectorise it, and the figures would then compare compilers).
-#if defined(__clang__)
-#define NO_VECTORIZE
-#define NO_VECTORIZE_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
-#elif defined(__GNUC__)
-#define NO_VECTORIZE __attribute__((optimize("no-tree-vectorize")))
-#define NO_VECTORIZE_LOOP
-#else
-#define NO_VECTORIZE
-#define NO_VECTORIZE_LOOP
-#endif
-
-static __attribute__((noinline)) NO_VECTORIZE uint64_t sum_array(const uint64_t *a, size_t n)
+// Its form must not depend on the compiler (bench.h): four independent scalar sums, so that the
+// adds do not wait on one register, and no vectorisation.
+static __attribute__((noinline)) BENCH_NO_VECTORIZE uint64_t sum_array(const uint64_t *a,
+								    size_t n)
 {
 	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 	size_t i = 0;
 
-	NO_VECTORIZE_LOOP
+	BENCH_NO_VECTORIZE_LOOP
 	for (; i + 4 <= n; i += 4) {
 		s0 += a[i];
 		s1 += a[i + 1];

@@ -279,8 +279,9 @@ struct scan {
 };
 
 // One pass reads nr elements, step apart, into four independent sums (so the adds do not serialise
-// on one register and the loads can overlap).
-static void scan_kernel(void *arg, uint64_t iters)
+// on one register and the loads can overlap), 8-byte scalar loads whatever the compiler (bench.h):
+// what this measures is that loop's read rate, not the widest loads the CPU could issue.
+static BENCH_NO_VECTORIZE void scan_kernel(void *arg, uint64_t iters)
 {
 	struct scan *s = arg;
 
@@ -288,6 +289,7 @@ static void scan_kernel(void *arg, uint64_t iters)
 		uint64_t a = 0, b = 0, c = 0, d = 0;
 		size_t i = 0, n = s->nr * s->step, st = s->step;
 
+		BENCH_NO_VECTORIZE_LOOP
 		for (; i + 3 * st < n; i += 4 * st) {
 			a += s->p[i];
 			b += s->p[i + st];

@@ -22,18 +22,41 @@ if (dumb) {
 	exit
 }
 
-set multiplot layout 1,3 title "Lab 11: virtual memory on " . machine font ",12"
+set multiplot layout 2,2 title "Lab 11: virtual memory on " . machine font ",12"
 
-set title "Where each kind of data lives, in 3 runs (ASLR)"
-set xlabel "run"
+# The sample objects, one line each, in address order of the first run: index, name, the address
+# in TiB, and how far runs 2 and 3 moved it (bytes), as CSV with a header like data.csv's. awk
+# reads data.csv; gnuplot plots its output.
+regions = "< awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next } " . \
+	"$1 == \"address\" { a[$2, $3] = $h[\"address_decimal\"]; if ($3 == 1) k[++n] = $2 } " . \
+	"END { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[k[j], 1] < a[k[j - 1], 1]; j--) " . \
+	"{ t = k[j]; k[j] = k[j - 1]; k[j - 1] = t } " . \
+	"print \"index,kind,tib,moved_2,moved_3\"; " . \
+	"for (i = 1; i <= n; i++) { d2 = a[k[i], 2] - a[k[i], 1]; d3 = a[k[i], 3] - a[k[i], 1]; " . \
+	"printf \"%d,%s,%.6f,%.0f,%.0f\\n\", i, k[i], a[k[i], 1] / 2^40, d2 < 0 ? -d2 : d2, " . \
+	"d3 < 0 ? -d3 : d3 } }' '" . datafile . "'"
+
+set title "Where each kind of data lives (run 1), low to high address"
+set xlabel ""
 set ylabel "address (TiB from 0)"
-set xrange [0.5:3.5]
-set xtics 1
-set key outside bottom center vertical font ",8"
-kinds = system("awk -F, '$1 == \"address\" && $3 == 1 { printf \"%s \", $2 }' '" . datafile . "'")
-plot for [k in kinds] datafile \
-	using (strcol("experiment") eq "address" && strcol("kind") eq k ? column("run") : NaN):(tib(column("address_decimal"))) \
-	with linespoints pt 7 title k
+set xtics rotate by -30 font ",9"
+set key off
+set offsets 0.5, 0.5, 4, 2
+plot regions using 1:3:xtic(2) with points pt 7 ps 1.8 lc rgb "#0072B2", \
+     regions using 1:3:(sprintf("%.1f", $3)) with labels offset 0, 1 font ",8" notitle
+
+set title "How far ASLR moved each one in the next two runs"
+set ylabel "distance from run 1's address"
+set logscale y 2
+set format y "%.0b%B"
+set key bottom left font ",9"
+set offsets 0.5, 0.5, 0, 0
+plot regions using ($1 - 0.1):4:xtic(2) with points pt 7 ps 1.5 lc rgb "#E69F00" title "run 2", \
+     regions using ($1 + 0.1):5 with points pt 5 ps 1.5 lc rgb "#009E73" title "run 3"
+unset logscale y
+set format y "% h"
+set xtics norotate font ""
+set offsets 0, 0, 0, 0
 
 set title "A mapping of 4x RAM (MAP_NORESERVE), touched page by page"
 set xlabel "MiB touched"
@@ -42,7 +65,7 @@ set autoscale x
 set xtics autofreq
 set logscale y 2
 set format y "%.0b%B"
-set key top left inside font ",10"
+set key center center inside font ",10"
 if (touched > 0) {
 	plot datafile using (pick("noreserve", "touch", "touched_bytes") / 2**20):"virtual_bytes" \
 		with linespoints lw 2 title "virtual size (VmSize)", \
