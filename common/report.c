@@ -7,6 +7,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,10 +35,39 @@ void report_sanitise_id(const char *in, char *out, size_t len)
 		snprintf(out, len, "unknown");
 }
 
+// Feeds a file's first bytes, or the line of /proc/cpuinfo that starts with key, into an FNV-1a
+// hash.
+static uint32_t hash_file(uint32_t h, const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (key && strncmp(line, key, strlen(key)) != 0)
+			continue;
+		for (const char *p = line; *p; p++)
+			h = (h ^ (unsigned char)*p) * 16777619u;
+		if (key)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return h;
+}
+
+uint32_t report_machine_suffix(void)
+{
+	uint32_t h = 2166136261u;
+
+	h = hash_file(h, "/etc/machine-id", NULL);	// unique per installation (systemd)
+	h = hash_file(h, "/proc/cpuinfo", "model name");
+	return h & 0xffff;
+}
+
 void report_machine_id(char *out, size_t len)
 {
 	const char *env = getenv("MACHINE");
-	char host[256] = "";
+	char host[256] = "", id[320];
 
 	if (env && *env) {
 		report_sanitise_id(env, out, len);
@@ -45,7 +75,11 @@ void report_machine_id(char *out, size_t len)
 	}
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		host[0] = '\0';
-	report_sanitise_id(host, out, len);
+	// The host name alone is not unique in a class (twenty laptops called "ubuntu"): a short
+	// stable suffix from the machine keeps their results apart, and the name readable.
+	host[REPORT_MACHINE_ID_MAX - 7] = '\0';
+	snprintf(id, sizeof(id), "%s-%04x", host[0] ? host : "unknown", report_machine_suffix());
+	report_sanitise_id(id, out, len);
 }
 
 const char *report_fs_type(const char *path)

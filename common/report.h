@@ -21,8 +21,14 @@
  */
 void report_sanitise_id(const char *in, char *out, size_t len);
 
-/* The machine id: $MACHINE if set, else the host name, always sanitised. Never fails. */
+/*
+ * The machine id: $MACHINE if set, else the host name and a short stable suffix from the machine
+ * ("ubuntu-3f9a": a hash of /etc/machine-id and the CPU model), always sanitised. Never fails.
+ */
 void report_machine_id(char *out, size_t len);
+
+/* That suffix: 16 bits of a hash of /etc/machine-id and the CPU model. */
+uint32_t report_machine_suffix(void);
 
 /* The kind of file system holding path ("ext4", "tmpfs", "xfs"...; "unknown"): a scratch file on
  * tmpfs lives in memory, which changes what file experiments measure. */

@@ -60,9 +60,14 @@ static void test_machine_id(void **state)
 	report_machine_id(out, sizeof(out));
 	assert_string_equal(out, "evil");
 	unsetenv("MACHINE");
-	report_machine_id(out, sizeof(out));	// the host name, sanitised
-	assert_true(strlen(out) > 0);
+	report_machine_id(out, sizeof(out));	// the host name and the machine's suffix, sanitised
+	assert_true(strlen(out) > 5);
 	assert_null(strchr(out, '/'));
+	char suffix[8], again[REPORT_MACHINE_ID_MAX];
+	snprintf(suffix, sizeof(suffix), "-%04x", report_machine_suffix());
+	assert_string_equal(out + strlen(out) - 5, suffix);
+	report_machine_id(again, sizeof(again));	// stable
+	assert_string_equal(again, out);
 }
 
 static void test_make_dir(void **state)
