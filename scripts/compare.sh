@@ -69,6 +69,12 @@ extract() {	# DATA XSPEC YCOL ROWS
 	}' "$1"
 }
 
+# " [quick run]" when that lab's run on that machine was --quick (fewer points, 1 ms samples: for
+# tests, not conclusions), so that a quick figure is never read beside a full one unmarked.
+quick_mark() {	# LAB_RESULT_DIR
+	grep -q '^quick: yes' "$1/manifest.txt" 2>/dev/null && echo " [quick run]" || true
+}
+
 # A gnuplot single-quoted string.
 quote() { printf "'%s'" "${1//\'/\'\'}"; }
 
@@ -105,6 +111,7 @@ compare_figure() {	# LAB OUT N TITLE XSPEC YCOL ROWS AXES
 	while IFS=$'\t' read -r dir label; do
 		data=$dir/$lab/data.csv
 		[ -f "$data" ] || continue
+		label="$label$(quick_mark "$dir/$lab")"
 		k=$((k + 1))
 		points=$out/figure-$n.m$k.tsv
 		extract "$data" "$xspec" "$ycol" "$rows" >"$points"
@@ -187,7 +194,7 @@ headline_table() {	# LAB
 	while IFS=$'\t' read -r dir label; do
 		[ -f "$dir/$lab/summary.csv" ] || continue
 		files+=("$dir/$lab/summary.csv")
-		labels+=("$label")
+		labels+=("$label$(quick_mark "$dir/$lab")")
 	done < <(machines)
 	[ ${#files[@]} -gt 0 ] || { echo "headline figures: no machine has a summary.csv for $lab"; return 0; }
 	echo "headline figures (value, cross-check in brackets where there is one):"

@@ -36,6 +36,8 @@ printf '%s\n' "lab,name,value,unit,cross_check_value" "01-stack-vs-heap,speed_ra
 printf '%s\n' "lab,name,value,unit,cross_check_value" "01-stack-vs-heap,speed_ratio,7.5,x," \
 	"01-stack-vs-heap,only_on_alpha,42,ns," >"$lab1/summary.csv"
 rm -f "$alpha/02-recursion-depth/plot.png" "$alpha/02-recursion-depth/plot.svg"
+# Lab 2 on alpha was a quick run.
+sed -i 's/^quick: .*/quick: yes/' "$alpha/02-recursion-depth/manifest.txt"
 last_lab=$(ls -d "$alpha"/*/ | tail -n 1)
 rm -rf "$last_lab"
 last_lab=$(basename "$last_lab")
@@ -72,6 +74,9 @@ check "the other machine is still on that figure" \
 	bash -c "grep -A2 '^figure 4' '$cmp1' | grep -q '$ref, example .* points'"
 check "a shorter sweep is plotted with the points it has" \
 	bash -c "grep -A2 '^figure 1' '$cmp1' | grep -q 'alpha .* 13 points'"
+check "a quick run is marked on its figures, a full one is not" \
+	bash -c "grep -q 'alpha .*\\[quick run\\]' '$res/compare/02-recursion-depth/compare.txt' && ! grep -q 'quick run' '$cmp1'"
+check "... and in the headline table" grep -q "machine 1: alpha.*\[quick run\]" "$res/compare/02-recursion-depth/headlines.txt"
 heads=$res/compare/01-stack-vs-heap/headlines.txt
 check "the headline table has a column per machine" grep -q "machine 1: alpha" "$heads"
 check "the headline table has each machine's value and cross-check" \
