@@ -100,6 +100,19 @@ uint64_t bench_rand(uint64_t *state)
 	return *state = x;
 }
 
+void bench_random_order(uint32_t *order, size_t n, uint64_t *seed)
+{
+	for (size_t i = 0; i < n; i++)
+		order[i] = (uint32_t)i;
+	for (size_t i = n > 0 ? n - 1 : 0; i > 0; i--) {
+		size_t j = (size_t)(bench_rand(seed) % (i + 1));
+		uint32_t t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+}
+
 void bench_process_memory(double *rss_bytes, double *virtual_bytes)
 {
 	FILE *f = fopen("/proc/self/statm", "r");

@@ -58,6 +58,9 @@ void bench_empty_kernel(void *arg, uint64_t nr_iters);
  */
 uint64_t bench_rand(uint64_t *state);
 
+/* order[0..n) = 0..n-1 in a random order (Fisher-Yates on bench_rand(seed)): a chase's cycle. */
+void bench_random_order(uint32_t *order, size_t n, uint64_t *seed);
+
 /* This process's resident and virtual size in bytes, from /proc/self/statm (0 if unreadable). */
 void bench_process_memory(double *rss_bytes, double *virtual_bytes);
 

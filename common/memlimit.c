@@ -11,7 +11,7 @@
 
 #include "cli.h"
 
-uint64_t memlimit_meminfo(const char *path, const char *field)
+uint64_t memlimit_kb_field(const char *path, const char *field)
 {
 	FILE *f = fopen(path, "r");
 	char line[256];
@@ -124,7 +124,7 @@ int memlimit_read_from(struct memlimit *m, const char *proc_self_cgroup, const c
 
 	*m = (struct memlimit){ .cgroup_left = MEMLIMIT_NONE, .cgroup_limit = MEMLIMIT_NONE,
 				.rlimit_as_left = rlimit_as_left };
-	m->mem_available = memlimit_meminfo(meminfo, "MemAvailable");
+	m->mem_available = memlimit_kb_field(meminfo, "MemAvailable");
 	int version = proc_self_cgroup ? cgroup_of(proc_self_cgroup, path, sizeof(path)) : 0;
 	if (version) {
 		snprintf(tree, sizeof(tree), "%s%s", cgroup_root, version == 1 ? "/memory" : "");

@@ -45,8 +45,11 @@ int memlimit_read(struct memlimit *m);
 int memlimit_read_from(struct memlimit *m, const char *proc_self_cgroup, const char *cgroup_root,
 		       const char *meminfo, uint64_t rlimit_as_left);
 
-/* A /proc/meminfo field given in kB ("MemAvailable", "KernelStack"), in bytes; NONE if absent. */
-uint64_t memlimit_meminfo(const char *path, const char *field);
+/*
+ * A "Field: N kB" line of a /proc file (/proc/meminfo's "MemAvailable", /proc/self/status's
+ * "RssAnon"), in bytes; MEMLIMIT_NONE if the file or the field is absent.
+ */
+uint64_t memlimit_kb_field(const char *path, const char *field);
 
 /* "the cgroup v2 limit (memory.max 1.0 GiB at /ci.slice, 800 MiB left)": which bound, in words. */
 const char *memlimit_describe(const struct memlimit *m, char *buf, size_t len);

@@ -327,7 +327,7 @@ int topo_export_xml(const struct topo *t, const char *path)
 
 uint64_t topo_meminfo_bytes(const char *field)
 {
-	uint64_t v = memlimit_meminfo("/proc/meminfo", field);
+	uint64_t v = memlimit_kb_field("/proc/meminfo", field);
 
 	return v == MEMLIMIT_NONE ? 0 : v;
 }

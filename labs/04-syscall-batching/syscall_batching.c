@@ -372,16 +372,9 @@ struct stream_job {
 // code each path happens to touch) would move a plain RSS by hundreds of KiB.
 static double rss_anon_kib(void)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[128];
-	double kib = NAN;
+	uint64_t bytes = memlimit_kb_field("/proc/self/status", "RssAnon");
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %lf kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
+	return bytes == MEMLIMIT_NONE ? NAN : (double)bytes / 1024;
 }
 
 // Fills buf[0..len) with text records, continuing the numbering from *next.

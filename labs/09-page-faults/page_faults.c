@@ -307,15 +307,7 @@ static void measure_dram_load(struct run *run)
 
 	if (mem == MAP_FAILED || !order)
 		die("out of memory for the memory-latency chase");
-	for (size_t i = 0; i < nr; i++)
-		order[i] = (uint32_t)i;
-	for (size_t i = nr - 1; i > 0; i--) {
-		size_t j = (size_t)(bench_rand(&seed) % (i + 1));
-		uint32_t t = order[i];
-
-		order[i] = order[j];
-		order[j] = t;
-	}
+	bench_random_order(order, nr, &seed);
 	for (size_t i = 0; i < nr; i++)
 		*(void **)(void *)(mem + (size_t)order[i] * 64) = mem + (size_t)order[(i + 1) % nr] * 64;
 	free(order);

@@ -154,16 +154,11 @@ static void **build_cycle(char *mem, size_t nr, size_t slot_bytes, size_t offset
 	uint32_t *order = malloc(nr * sizeof(*order));
 	if (!order)
 		die("out of memory for a %zu-slot permutation", nr);
-	for (size_t i = 0; i < nr; i++)
-		order[i] = (uint32_t)i;
 	if (random) {
-		for (size_t i = nr - 1; i > 0; i--) {	// Fisher-Yates
-			size_t j = (size_t)(bench_rand(&s) % (i + 1));
-			uint32_t t = order[i];
-
-			order[i] = order[j];
-			order[j] = t;
-		}
+		bench_random_order(order, nr, &s);
+	} else {
+		for (size_t i = 0; i < nr; i++)
+			order[i] = (uint32_t)i;
 	}
 	// The i-th slot of the cycle: the order[i]-th slot of the buffer, at the i-th offset.
 #define CYCLE_SLOT(i) ((void **)(void *)(mem + (size_t)order[(i)] * slot_bytes + \

@@ -260,19 +260,12 @@ static void reserve_kernel(void *arg, uint64_t iters)
 
 #define NR_RESERVE_SIZES 3
 
-static double status_kib(const char *key)
+// A "Key: N kB" line of /proc/self/status (VmSize, VmRSS), in bytes; NAN if absent.
+static double status_bytes(const char *key)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	double v = NAN;
-	size_t len = strlen(key);
+	uint64_t bytes = memlimit_kb_field("/proc/self/status", key);
 
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) && line[len] == ':')
-			v = strtod(line + len + 1, NULL);
-	if (f)
-		fclose(f);
-	return v * 1024;
+	return bytes == MEMLIMIT_NONE ? NAN : (double)bytes;
 }
 
 static double maxrss_bytes(void)
@@ -511,8 +504,8 @@ static void measure_reserve(struct run *run)
 		run->reserve_error = errno;
 		return;
 	}
-	double base_virtual = status_kib("VmSize") - (double)run->reserve_bytes;
-	double base_resident = status_kib("VmRSS");
+	double base_virtual = status_bytes("VmSize") - (double)run->reserve_bytes;
+	double base_resident = status_bytes("VmRSS");
 	uint64_t touched = 0;
 	for (uint64_t target = 0; run->nr_steps < MAX_STEPS; target = target ? target * 2 : 1u << 20) {
 		if (target > run->touch_max)
@@ -521,8 +514,8 @@ static void measure_reserve(struct run *run)
 			p[touched] = 1;
 		struct step *s = &run->steps[run->nr_steps++];
 		s->touched = (double)touched;
-		s->virtual_bytes = status_kib("VmSize") - base_virtual;
-		s->resident = status_kib("VmRSS") - base_resident;
+		s->virtual_bytes = status_bytes("VmSize") - base_virtual;
+		s->resident = status_bytes("VmRSS") - base_resident;
 		s->maxrss = maxrss_bytes();
 	}
 	(void)munmap(p, run->reserve_bytes);
@@ -561,12 +554,12 @@ static void measure_stacks(struct run *run)
 	run->nr_threads = (unsigned)run->opt.threads;
 	pthread_barrier_init(&s.ready, NULL, run->nr_threads + 1);
 	pthread_barrier_init(&s.done, NULL, run->nr_threads + 1);
-	double v0 = status_kib("VmSize"), r0 = status_kib("VmRSS");
+	double v0 = status_bytes("VmSize"), r0 = status_bytes("VmRSS");
 	for (unsigned i = 0; i < run->nr_threads; i++)
 		if (pthread_create(&th[i], NULL, idle_thread, &s) != 0)
 			die("cannot start thread %u of %u", i + 1, run->nr_threads);
 	pthread_barrier_wait(&s.ready);
-	double v1 = status_kib("VmSize"), r1 = status_kib("VmRSS");
+	double v1 = status_bytes("VmSize"), r1 = status_bytes("VmRSS");
 	pthread_barrier_wait(&s.done);
 	for (unsigned i = 0; i < run->nr_threads; i++)
 		pthread_join(th[i], NULL);

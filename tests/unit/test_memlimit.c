@@ -65,11 +65,11 @@ static int teardown(void **state)
 static void test_meminfo_fields(void **state)
 {
 	(void)state;
-	assert_int_equal(memlimit_meminfo(at("meminfo"), "MemAvailable"), 8 * GiB);
-	assert_int_equal(memlimit_meminfo(at("meminfo"), "KernelStack"), 1024);
+	assert_int_equal(memlimit_kb_field(at("meminfo"), "MemAvailable"), 8 * GiB);
+	assert_int_equal(memlimit_kb_field(at("meminfo"), "KernelStack"), 1024);
 	// A field that only starts like another is not that one.
-	assert_int_equal(memlimit_meminfo(at("meminfo"), "Mem"), MEMLIMIT_NONE);
-	assert_int_equal(memlimit_meminfo(at("no-such-file"), "MemAvailable"), MEMLIMIT_NONE);
+	assert_int_equal(memlimit_kb_field(at("meminfo"), "Mem"), MEMLIMIT_NONE);
+	assert_int_equal(memlimit_kb_field(at("no-such-file"), "MemAvailable"), MEMLIMIT_NONE);
 }
 
 // v2: the limit is on an ancestor ("/ci"), not on the process's own cgroup ("/ci/job").
