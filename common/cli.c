@@ -148,7 +148,8 @@ static void print_help(const struct cli_lab *lab)
 	       "  --quick            a short run (a few seconds): fewer points, shorter samples\n"
 	       "  --reps N           samples per measured point (1-%d; default 7, 3 with --quick)\n"
 	       "  --out DIR          where to write data.csv and manifest.txt\n"
-	       "                     (default results/<machine>/%s; MACHINE=name sets <machine>)\n"
+	       "                     (default results/<machine>/%s; MACHINE=name sets <machine>,\n"
+	       "                     RESULTS=dir another directory in place of results/)\n"
 	       "  --print-out-dir    print that directory and exit (for scripts)\n"
 	       "  --help, --version\n", MAX_REPS, lab->name);
 	if (lab->options_help)
@@ -254,8 +255,12 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 	if (!common->out_dir) {
 		char machine[REPORT_MACHINE_ID_MAX];
 
+		/* RESULTS: where a cluster's array task (scripts/slurm/) keeps its runs apart. */
+		const char *root = getenv("RESULTS");
+
 		report_machine_id(machine, sizeof(machine));
-		snprintf(default_out, sizeof(default_out), "results/%s/%s", machine, lab->name);
+		snprintf(default_out, sizeof(default_out), "%s/%s/%s",
+			 root && *root ? root : "results", machine, lab->name);
 		common->out_dir = default_out;
 	}
 	if (common->print_out_dir) {

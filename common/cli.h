@@ -37,7 +37,7 @@ enum cli_result {
 
 /*
  * Parses argv into *common and the lab's own options. The default --out is
- * results/<machine>/<lab name> (see report_machine_id()). Never exits.
+ * results/<machine>/<lab name> (see report_machine_id(); RESULTS=dir replaces results/). Never exits.
  */
 enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 			  struct cli_common *common);

@@ -8,11 +8,13 @@
 # name (<machine>-2, -3 ...) and the line says so; importing the same bundle again changes nothing
 # and says so.
 # Usage: scripts/import.sh BUNDLE|DIRECTORY...   (a directory: every *.tar.gz and *.tgz in it, e.g.
-#        a shared folder or a USB stick the class copied its bundles to)
+#        a shared folder or a USB stick the class copied its bundles to; RESULTS=dir imports into
+#        dir in place of results/)
 # Exit status: 0, or 2 when any bundle was refused or missing (the others are still imported).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
+results=${RESULTS:-results}
 max_archive_bytes=$((64 * 1024 * 1024))	# compressed
 max_content_bytes=$((512 * 1024 * 1024))	# uncompressed: no decompression bombs
 max_entries=20000
@@ -63,31 +65,32 @@ labs_in() { ls -d "$1"/*/ 2>/dev/null | wc -l; }
 import_one() {
 	local bundle=$1 top stage name n
 	top=$(check_listing "$bundle") || return 1
-	stage=$(mktemp -d results/.import.XXXXXX)
+	mkdir -p "$results"
+	stage=$(mktemp -d "$results/.import.XXXXXX")
 	if ! tar -C "$stage" --no-same-owner --no-same-permissions --no-overwrite-dir -xzf "$bundle"; then
 		rm -rf "$stage"
 		echo "import: $bundle: could not be unpacked" >&2
 		return 1
 	fi
 	# The same results already here (this bundle, or a copy of it, imported before): nothing to do.
-	for name in "results/$top" results/"$top"-[0-9]*; do
+	for name in "$results/$top" "$results/$top"-[0-9]*; do
 		if [ -d "$name" ] && diff -rq "$stage/$top" "$name" >/dev/null 2>&1; then
 			rm -rf "$stage"
 			echo "import: $bundle: already imported as $name/ (the same results): nothing changed"
 			return 0
 		fi
 	done
-	name=results/$top n=1
+	name=$results/$top n=1
 	while [ -e "$name" ]; do
 		n=$((n + 1))
-		name=results/$top-$n
+		name=$results/$top-$n
 	done
 	mv "$stage/$top" "$name"
 	rm -rf "$stage"
 	if [ "$n" -eq 1 ]; then
 		echo "import: $name/ ($(labs_in "$name") labs)"
 	else
-		echo "import: $bundle: results/$top/ already holds other results (another machine with" \
+		echo "import: $bundle: $results/$top/ already holds other results (another machine with" \
 			"the same name, or another run): imported as $name/ ($(labs_in "$name") labs)"
 	fi
 }
