@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs what the course needs (compiler, make, pkg-config, PAPI, hwloc, gnuplot, cmocka, strace)
-# with the distribution's package manager, and, where the distribution packages them, the optional
-# extras: perf (Lab 4's cross-check), jemalloc, mimalloc and tcmalloc (Lab 3), and the tools the tests
-# use where they are present: Chromium (headless, to load make report's page), valgrind, cppcheck,
-# clang-tidy and shellcheck; without them those tests are skipped with the reason. Fast and quiet when
-# everything is already there; safe to re-run.
-# Usage: scripts/install-deps.sh [--check]   (--check: only report what is missing, exit 1 if any)
+# Installs what the labs need (compiler, make, pkg-config, PAPI, hwloc, gnuplot, strace) with the
+# distribution's package manager, and, where the distribution packages them, the optional extras:
+# perf (Lab 4's cross-check), jemalloc, mimalloc and tcmalloc (Lab 3). With --test also what the tests
+# use: cmocka, and where packaged Chromium (headless, to load make report's page), valgrind,
+# cppcheck, clang-tidy, shellcheck and Slurm with munge (make cluster's test); without those the tests
+# that need them are skipped with the reason. A learner's 'make deps' installs no test tool; 'make
+# deps test' and 'make deps-test' do. Says what it will install and how much it downloads first.
+# Fast and quiet when everything is already there; safe to re-run.
+# Usage: scripts/install-deps.sh [--test] [--check]   (--check: only report what is missing, exit 1
+#        if any)
 set -euo pipefail
+
+test_tools=0 check_only=0
+for arg in "$@"; do
+	case "$arg" in
+	--test) test_tools=1 ;;
+	--check) check_only=1 ;;
+	*) echo "deps: unknown option '$arg' (usage: scripts/install-deps.sh [--test] [--check])" >&2; exit 2 ;;
+	esac
+done
 
 missing=()
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
@@ -21,8 +33,8 @@ have_cmd papi_avail || missing+=("PAPI tools")
 have_pc hwloc || missing+=("hwloc library")
 have_cmd lstopo-no-graphics || missing+=("hwloc tools")
 have_cmd gnuplot || missing+=(gnuplot)
-have_pc cmocka || missing+=("cmocka (unit tests)")
-have_cmd strace || missing+=("strace (tests)")
+have_cmd strace || missing+=("strace")
+[ "$test_tools" = 0 ] || have_pc cmocka || missing+=("cmocka (unit tests)")
 
 # Optional extras, by Debian/Ubuntu package: counted as missing only where apt can install them,
 # so that a distribution without them does not run the package manager at every 'make deps'.
@@ -41,11 +53,16 @@ find_optional() {
 	want_optional libmimalloc2.0 have_lib libmimalloc.so.2
 	want_optional libtcmalloc-minimal4 have_lib libtcmalloc_minimal.so.4
 	want_optional linux-perf have_cmd perf
+	[ "$test_tools" = 1 ] || return 0
 	want_optional chromium have_cmd chromium
 	want_optional valgrind have_cmd valgrind
 	want_optional cppcheck have_cmd cppcheck
 	want_optional clang-tidy have_cmd clang-tidy
 	want_optional shellcheck have_cmd shellcheck
+	want_optional munge have_cmd munged
+	want_optional slurmctld have_cmd slurmctld
+	want_optional slurmd have_cmd slurmd
+	want_optional slurm-client have_cmd sbatch
 }
 find_optional
 
@@ -55,11 +72,11 @@ if [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
 fi
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "deps: everything needed is installed; optional extras missing: ${optional[*]}"
-	[ "${1:-}" = "--check" ] && exit 0
+	[ "$check_only" = 1 ] && exit 0
 fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: missing: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g')"
-	[ "${1:-}" = "--check" ] && exit 1
+	[ "$check_only" = 1 ] && exit 1
 fi
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -74,12 +91,16 @@ fi
 
 # One package list per package manager. Debian/Ubuntu is the one CI tests.
 if have_cmd apt-get; then
-	pkgs=(build-essential pkg-config libpapi-dev papi-tools libhwloc-dev hwloc-nox gnuplot-nox
-	      libcmocka-dev strace)
+	pkgs=(build-essential pkg-config libpapi-dev papi-tools libhwloc-dev hwloc-nox gnuplot-nox strace)
+	[ "$test_tools" = 0 ] || pkgs+=(libcmocka-dev)
 	export DEBIAN_FRONTEND=noninteractive
 	"${as_root[@]}" apt-get update -q
-	"${as_root[@]}" apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 	find_optional	# again: before 'apt-get update' a fresh machine's package lists may be empty
+	# What will come down the wire, before it does: apt's own list of what is not yet here.
+	apt-get install -qq --print-uris --no-install-recommends "${pkgs[@]}" "${optional[@]}" 2>/dev/null |
+		awk '{ n++; bytes += $3 } END { printf "deps: will download %d packages, %.1f MB\n", n, bytes / 1e6 }'
+	echo "deps: will install: ${pkgs[*]} ${optional[*]}"
+	"${as_root[@]}" apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 	# The optional extras, one by one: one that fails to install does not stop the rest.
 	for p in "${optional[@]}"; do
 		"${as_root[@]}" apt-get install -y -q --no-install-recommends "$p" ||
@@ -91,18 +112,24 @@ if have_cmd apt-get; then
 			echo "deps: optional perf could not be installed (Lab 4 skips its cross-check)"
 	fi
 elif have_cmd dnf; then
+	tests=()
+	[ "$test_tools" = 0 ] || tests=(libcmocka-devel)
 	"${as_root[@]}" dnf install -y gcc make pkgconf-pkg-config papi-devel papi hwloc-devel hwloc \
-		gnuplot libcmocka-devel strace
+		gnuplot strace "${tests[@]}"
 	"${as_root[@]}" dnf install -y --skip-broken perf jemalloc mimalloc gperftools-libs ||
 		echo "deps: some optional extras could not be installed"
 elif have_cmd pacman; then
-	"${as_root[@]}" pacman -S --needed --noconfirm base-devel pkgconf papi hwloc gnuplot cmocka \
-		strace
+	tests=()
+	[ "$test_tools" = 0 ] || tests=(cmocka)
+	"${as_root[@]}" pacman -S --needed --noconfirm base-devel pkgconf papi hwloc gnuplot \
+		strace "${tests[@]}"
 	"${as_root[@]}" pacman -S --needed --noconfirm perf jemalloc mimalloc gperftools ||
 		echo "deps: some optional extras could not be installed"
 elif have_cmd zypper; then
+	tests=()
+	[ "$test_tools" = 0 ] || tests=(libcmocka-devel)
 	"${as_root[@]}" zypper --non-interactive install gcc make pkg-config papi-devel papi \
-		hwloc-devel hwloc gnuplot libcmocka-devel strace
+		hwloc-devel hwloc gnuplot strace "${tests[@]}"
 	"${as_root[@]}" zypper --non-interactive install perf libjemalloc2 mimalloc \
 		libtcmalloc4 || echo "deps: some optional extras could not be installed"
 else
@@ -113,8 +140,10 @@ else
 fi
 
 # Say plainly if the package manager succeeded but something is still not found.
-if ! "$0" --check >/dev/null; then
-	"$0" --check >&2 || true
+recheck=(--check)
+[ "$test_tools" = 0 ] || recheck+=(--test)
+if ! "$0" "${recheck[@]}" >/dev/null; then
+	"$0" "${recheck[@]}" >&2 || true
 	echo "deps: some dependencies are still missing after the install (see above)" >&2
 	exit 1
 fi
