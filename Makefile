@@ -36,7 +36,7 @@ Q := @
 endif
 
 # Variables the run scripts read.
-export QUICK MACHINE BUILD
+export QUICK MACHINE BUILD RESULTS LABS PARTITIONS NODES CLUSTER_DIR
 
 # ---- what gets built ----------------------------------------------------------------------------
 COMMON_SRC := $(sort $(wildcard common/*.c))
@@ -83,16 +83,20 @@ $(FLAGS_STAMP): FORCE
 FORCE:
 
 # ---- targets --------------------------------------------------------------------------------------
-.PHONY: help deps doctor all labs check-deps test unit-tests course bundle import compare report \
+.PHONY: help deps deps-test doctor all labs check-deps test unit-tests course cluster bundle import compare report \
 	clean clean-results list
 
 help:
 	@echo "Memory and OS lab course. Quick start: make deps lab-1"
 	@echo
-	@echo "  make deps          install what is missing (compiler, PAPI, hwloc, gnuplot, cmocka)"
+	@echo "  make deps          install what the labs need (compiler, PAPI, hwloc, gnuplot, perf)"
+	@echo "  make deps-test     also what the tests use (cmocka, Chromium, valgrind, Slurm...);"
+	@echo "                     make deps test does both, then tests"
 	@echo "  make doctor        what this machine can measure, and how to enable what it cannot"
 	@echo "  make lab-N         build and run lab N (also lab-0N, lab-<name>), then plot it"
 	@echo "  make course        run every lab in order, then a table of headline figures"
+	@echo "  make cluster       on a Slurm cluster: the course on many nodes at once, then the report"
+	@echo "                     (PARTITIONS=\"a b\" NODES=N; see COURSE.md, Running a workshop)"
 	@echo "  make bundle        pack this machine's results into results/<machine>.tar.gz"
 	@echo "  make import BUNDLE=file.tar.gz   unpack another machine's bundle into results/"
 	@echo "  make compare [LAB=N]  one plot per figure, one line per machine in results/"
@@ -105,11 +109,16 @@ help:
 	@echo "  make clean-results remove every run under results/ (keeps results/examples/)"
 	@echo
 	@echo "  options: QUICK=1 (a few seconds per lab), MACHINE=name (results/<name>/),"
+	@echo "           LABS=\"1 4 9\" (make course/cluster: those labs only), RESULTS=dir (not results/),"
 	@echo "           ARGS=\"--max-size 64M\" (the lab's own options, see its --help),"
 	@echo "           CC=clang, V=1 (show commands)"
 
+# The labs' needs; the test tools too when test is also a goal (make deps test, as CI runs it).
 deps:
-	$(Q)scripts/install-deps.sh
+	$(Q)scripts/install-deps.sh $(if $(filter test,$(MAKECMDGOALS)),--test)
+
+deps-test:
+	$(Q)scripts/install-deps.sh --test
 
 doctor:
 	$(Q)scripts/doctor.sh
@@ -149,7 +158,7 @@ $(ASAN_BIN): $(BUILD)/%_asan: %.c $(LIBCOMMON) $(FLAGS_STAMP) | $(BUILD_INFO)
 
 $(TEST_BIN): %: %.o $(LIBCOMMON)
 	@pkg-config --exists cmocka || \
-		{ echo "error: cmocka not found by pkg-config: run 'make deps'" >&2; exit 1; }
+		{ echo "error: cmocka not found by pkg-config: run 'make deps-test'" >&2; exit 1; }
 	$(if $(Q),@echo "  LINK    $@")
 	$(Q)$(CC) $(OPTFLAGS) $(LDFLAGS) $< $(LIBCOMMON) $(CMOCKA_LIBS) $(LDLIBS_ALL) -o $@
 
@@ -159,6 +168,10 @@ lab-%: labs
 
 course: labs
 	$(Q)scripts/run-course.sh
+
+# Slurm: one job array per partition (PARTITIONS="a b", NODES=N each), then import and report.
+cluster: labs
+	$(Q)scripts/slurm/submit.sh
 
 bundle: labs
 	$(Q)scripts/bundle.sh

@@ -29,6 +29,36 @@ scripts/install-deps.sh --check >"$scratch/deps" 2>&1
 check "install-deps --check: everything is installed" test $? -eq 0
 check "install-deps --check says so in one line" test "$(cat "$scratch/deps")" = "deps: everything is installed"
 check "install-deps --check is fast (under 2 s)" test $((($(date +%s%N) - start) / 1000000)) -lt 2000
+scripts/install-deps.sh --test --check >"$scratch/deps" 2>&1
+check "install-deps --test --check: the test tools are installed too" test $? -eq 0
+scripts/install-deps.sh --bogus >"$scratch/deps" 2>&1
+check "install-deps with an unknown option: exit 2 with one line" test $? -eq 2 -a "$(wc -l <"$scratch/deps")" -eq 1
+# A learner's 'make deps lab-1' asks for the labs' needs only; 'make deps test' for the test tools too.
+check "make deps lab-1 installs no test tool" \
+	bash -c "make -n deps lab-1 | grep '^scripts/install-deps.sh *\$' >/dev/null"
+check "make deps test installs the test tools" bash -c "make -n deps test | grep '^scripts/install-deps.sh --test' >/dev/null"
+check "the test tools are on the labs' list only under --test" \
+	bash -c "sed -n '/^find_optional()/,/^}/p' scripts/install-deps.sh | awk '/test_tools/ { t = 1 } /chromium|valgrind|slurm/ && !t { bad = 1 } END { exit bad }'"
+
+# RESULTS moves every run (the labs, bundle, import) out of results/: how a cluster's tasks keep apart.
+bin1=$(lab_binary labs/01-stack-vs-heap)
+check "RESULTS=dir moves a lab's default output directory" \
+	test "$(RESULTS=$scratch/elsewhere MACHINE=m "$bin1" --print-out-dir)" = "$scratch/elsewhere/m/01-stack-vs-heap"
+QUICK=1 LABS="4 1" RESULTS=$scratch/elsewhere MACHINE=m scripts/run-course.sh >"$scratch/course" 2>&1
+check "LABS=\"4 1\" runs those two labs, in that order (status $?)" \
+	bash -c "grep '^######## ' '$scratch/course' | head -n 2 | tr '\n' ' ' | grep -q '1/2. 04-syscall-batching.*2/2. 01-stack-vs-heap'"
+check "... into RESULTS" test -s "$scratch/elsewhere/m/04-syscall-batching/summary.csv" -a ! -e results/m
+LABS="1 99" scripts/run-course.sh >"$scratch/course" 2>"$scratch/course.err"
+check "LABS naming an unknown lab: exit 2, nothing run" test $? -eq 2 -a ! -s "$scratch/course"
+RESULTS=$scratch/elsewhere MACHINE=m scripts/bundle.sh >"$scratch/bundle" 2>&1
+check "make bundle with RESULTS packs from there" test -s "$scratch/elsewhere/m.tar.gz"
+NODES=0 scripts/slurm/submit.sh >"$scratch/cluster" 2>&1
+status=$?
+if command -v sbatch >/dev/null 2>&1; then
+	check "make cluster with NODES=0: exit 2 with one line" test "$status" -eq 2 -a "$(wc -l <"$scratch/cluster")" -eq 1
+else
+	check "make cluster without Slurm: exit 1 with one line" test "$status" -eq 1 -a "$(wc -l <"$scratch/cluster")" -eq 1
+fi
 
 check "the catalogue lists 13 labs" test "$(scripts/labs.sh list | wc -l)" -eq 13
 check "labs.sh resolves 1, 01, stack-vs-heap and 01-stack-vs-heap alike" \
@@ -36,7 +66,7 @@ check "labs.sh resolves 1, 01, stack-vs-heap and 01-stack-vs-heap alike" \
 
 make --no-print-directory help >"$scratch/help"
 missing=""
-for target in deps doctor lab-N course bundle import list all test clean clean-results; do
+for target in deps deps-test doctor lab-N course cluster bundle import compare report list all test clean clean-results; do
 	grep -q "make $target " "$scratch/help" || missing="$missing $target"
 done
 check "make help names every target${missing:+ (missing:$missing)}" test -z "$missing"

@@ -38,7 +38,7 @@ else
 fi
 
 if command -v shellcheck >/dev/null 2>&1; then
-	mapfile -t scripts < <(ls scripts/*.sh tests/*.sh tests/e2e/*.sh .ci/run)
+	mapfile -t scripts < <(ls scripts/*.sh scripts/*/*.sh tests/*.sh tests/e2e/*.sh tests/tools/*.sh .ci/run)
 	shellcheck -x -S warning "${scripts[@]}" >"$scratch/shellcheck" 2>&1
 	check "shellcheck: no warnings in ${#scripts[@]} scripts" test $? -eq 0
 	head -n 20 "$scratch/shellcheck" | sed 's/^/# /'
