@@ -1,20 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # make compare and make report on a results directory of their own: the curated example and a
-# second, made-up machine that lacks a column, ran a shorter sweep, had no gnuplot for one lab and
-# skipped another lab. Every figure gets one line per machine; the page is self-contained, and a real
-# browser (headless Chromium) loads it with every image and no console message.
+# second, made-up machine that lacks a column, ran a shorter sweep, had no gnuplot for one lab, ran
+# another quick and skipped a third. Every figure gets one line per machine compared; quick runs are
+# kept apart from full ones; the page loads nothing from elsewhere, links only files under results/,
+# and a real browser (headless Chromium) loads it with every image and no console message.
+# tests/e2e/class_of_thirty.sh does the same at the scale of a class.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 . tests/e2e/lib.sh
 
-example=$(ls -d results/examples/*/ | head -n 1)
-example=${example%/}
-if [ -z "$example" ]; then
-	skip "compare and report" "results/examples/ holds no example machine"
-	exit 0
-fi
+example=$(example_machine "compare and report") || exit 0
 res=$scratch/results
 mkdir -p "$res/examples"
 cp -r "$example" "$res/examples/"
@@ -45,21 +42,22 @@ last_lab=$(basename "$last_lab")
 out=$scratch/compare.out
 RESULTS=$res scripts/compare.sh >"$out" 2>&1
 check "compare exits 0" test $? -eq 0
-check "compare names the made-up machine by its CPU" grep -q "alpha (Test CPU 9000, 16 PUs" "$out"
-check "compare names the example as an example" grep -q "$ref, example (" "$out"
+check "compare names the made-up machine by its CPU" grep -q "alpha: Test CPU 9000, 16 PUs" "$out"
+check "compare names the example as an example" grep -q "$ref (example): " "$out"
 
 # Every figure of every lab: a heading, then exactly one line per machine that ran the lab.
 for lab_dir in $(scripts/labs.sh built); do
 	lab=$(basename "$lab_dir")
 	[ -f "$lab_dir/compare.txt" ] || { fail "$lab has a compare.txt"; continue; }
 	nr_figs=$(grep -cv '^ *\(#\|$\)' "$lab_dir/compare.txt")
-	# The machines that ran this lab: both, one (alpha lost its last lab), or none (a lab newer
-	# than the examples).
+	# The machines compared: both, one (alpha lost its last lab, and its Lab 2 was a quick run,
+	# kept apart from the example's full run), or none (a lab newer than the examples).
 	nr_machines=$(ls "$res"/*/"$lab"/data.csv "$res"/examples/*/"$lab"/data.csv 2>/dev/null | wc -l)
+	[ "$lab" != 02-recursion-depth ] || nr_machines=1
 	got=$(grep -c '^figure ' "$res/compare/$lab/compare.txt" 2>/dev/null)
 	check "$lab: $nr_figs figures compared (got ${got:-none})" test "${got:-0}" -eq "$nr_figs"
 	bad=$(awk -v want="$nr_machines" '/^figure/ { if (n != "" && n != want) bad++; n = 0; next }
-		/^  [^(]/ { n++ } END { if (n != want) bad++; print bad + 0 }' "$res/compare/$lab/compare.txt")
+		/^  [^( ]/ && n != "" { n++ } END { if (n != want) bad++; print bad + 0 }' "$res/compare/$lab/compare.txt")
 	check "$lab: one line per machine on every figure" test "$bad" -eq 0
 	for png in "$res/compare/$lab"/figure-*.png; do
 		[ -e "$png" ] || continue
@@ -71,17 +69,31 @@ cmp1=$res/compare/01-stack-vs-heap/compare.txt
 check "a missing column leaves that machine off its figure, with the reason" \
 	grep -q "alpha .*not on this plot: its data.csv has no column faults_per_op_rusage" "$cmp1"
 check "the other machine is still on that figure" \
-	bash -c "grep -A2 '^figure 4' '$cmp1' | grep -q '$ref, example .* points'"
+	bash -c "grep -A2 '^figure 4' '$cmp1' | grep -q '$ref (example) .* points'"
 check "a shorter sweep is plotted with the points it has" \
 	bash -c "grep -A2 '^figure 1' '$cmp1' | grep -q 'alpha .* 13 points'"
-check "a quick run is marked on its figures, a full one is not" \
-	bash -c "grep -q 'alpha .*\\[quick run\\]' '$res/compare/02-recursion-depth/compare.txt' && ! grep -q 'quick run' '$cmp1'"
-check "... and in the headline table" grep -q "machine 1: alpha.*\[quick run\]" "$res/compare/02-recursion-depth/headlines.txt"
+cmp2=$res/compare/02-recursion-depth/compare.txt
+check "a quick run is kept apart from the full ones, and the line says so" \
+	grep -q "left out, quick runs (RUNS=all shows them): alpha$" "$cmp2"
+check "... it is on none of that lab's figures" bash -c "! grep -q '^  alpha' '$cmp2'"
+check "... nor in its headline figures" bash -c "! grep -q '^  alpha' '$res/compare/02-recursion-depth/headlines.txt'"
 heads=$res/compare/01-stack-vs-heap/headlines.txt
-check "the headline table has a column per machine" grep -q "machine 1: alpha" "$heads"
-check "the headline table has each machine's value and cross-check" \
-	grep -qE "^  speed_ratio \(x\) +7.5 +3.25 \[3.5\]$" "$heads"
-check "a figure one machine lacks is '-' in the other's column" grep -qE "^  only_on_alpha \(ns\) +42 +-$" "$heads"
+check "the headline figures: class median and range" \
+	grep -q "^speed_ratio (x): median 5.375, range 3.25 .. 7.5, 2 machines$" "$heads"
+check "... then each machine's value and cross-check" \
+	bash -c "grep -qE '^  alpha +7.5$' '$heads' && grep -qE '^  $ref \(example\) +3.25 \[3.5\]$' '$heads'"
+check "a figure one machine lacks: that machine only" grep -q "^only_on_alpha (ns): median 42, range 42 .. 42, 1 machine$" "$heads"
+check "no outliers are named with 2 machines" bash -c "! grep -q 'outliers:' '$heads'"
+check "verdicts across the class: each id with its counts" \
+	bash -c "[ \$(grep -c 'holds [0-9]*, fails [0-9]*, inconclusive [0-9]*' '$res/compare/01-stack-vs-heap/verdicts.txt') -eq \$(tail -n +2 '$example/01-stack-vs-heap/verdicts.csv' | wc -l) ]"
+check "... and the counts add up to the machines compared" \
+	bash -c "awk -F'\t' 'NR > 1 && \$3 + \$4 + \$5 + \$6 != 2 { bad = 1 } END { exit bad }' '$res/compare/01-stack-vs-heap/verdicts.tsv'"
+check "a class strip plot of the headline figures" bash -c "head -c 4 '$res/compare/01-stack-vs-heap/class.png' | grep -q PNG"
+check "the plot scripts and their points are removed once plotted" test -z "$(find "$res/compare" -name '.points')"
+RUNS=all RESULTS=$res scripts/compare.sh 2 >"$out" 2>&1
+check "RUNS=all compares the quick run too, marked" grep -q "^  alpha \[quick run\] .* points" "$cmp2"
+RUNS=sometimes RESULTS=$res scripts/compare.sh 2 >"$out" 2>&1
+check "a bad RUNS: exit 2 with one line" test $? -eq 2 -a "$(wc -l <"$out")" -eq 1
 
 RESULTS=$res scripts/compare.sh 8 >"$out" 2>&1
 check "compare 8 compares lab 8 alone" bash -c "[ \$(grep -c '^== ' '$out') -eq 1 ] && grep -q '^== 08-' '$out'"
@@ -104,38 +116,32 @@ page=$res/report/index.html
 check "report writes index.html" test -s "$page"
 check "the page loads nothing from elsewhere" \
 	bash -c "! grep -qiE '(src|href)=\"(https?:|//|file:)' '$page'"
-check "the page links only to its own sections" \
-	bash -c "! grep -oE 'href=\"[^\"]*\"' '$page' | grep -v 'href=\"#'"
+# Every link and image: a section of the page, or a file under results/ that exists.
+bad_links=$(grep -oE '(href|src)="[^"#][^"]*"' "$page" | sed 's/^[a-z]*="//; s/"$//' | sort -u |
+	while read -r link; do
+		case "$link" in ../*) ;; *) echo "$link"; continue ;; esac
+		[[ "$link" == *..*..* ]] && { echo "$link"; continue; }
+		[ -f "$res/report/$link" ] || echo "$link"
+	done)
+check "the page links only its sections and files under results/ that exist" test -z "$bad_links"
+check "... its images open full size: each thumbnail is a link to its image" \
+	test "$(grep -c '<a href="\([^"]*\)"><img src="\1"' "$page")" -eq "$(grep -c '<img ' "$page")"
 for lab_dir in $(scripts/labs.sh built); do
 	lab=$(basename "$lab_dir")
 	check "the page has a section for $lab" grep -q "<section id=\"$lab\">" "$page"
 done
 check "the page has the machines table with both machines" \
-	bash -c "grep -q 'alpha (Test CPU 9000' '$page' && grep -q '$ref, example' '$page'"
+	bash -c "grep -q 'alpha: Test CPU 9000' '$page' && grep -q '$ref (example): ' '$page'"
 check "the page says what a machine could not measure" grep -q "Could not measure on this machine" "$page"
 check "the page says where a plot is missing" grep -q "No plot (gnuplot was missing" "$page"
-check "the page has the headline tables" \
-	grep -q "<tr><td>speed_ratio</td><td>x</td><td>7.5</td><td>3.25 <span class=\"xc\">(cross-check 3.5)</span></td></tr>" "$page"
+check "the page has the headline tables: a row per machine" \
+	bash -c "grep -q '<tr><td>alpha</td><td>7.5</td><td>42</td></tr>' '$page' &&
+		grep -q '<tr><td>$ref (example)</td><td>3.25 <span class=\"xc\">(3.5)</span></td><td>-</td></tr>' '$page'"
+check "... with the class median and range" grep -q '<tr class="summary"><td>class median</td><td>5.375</td><td>42</td>' "$page"
+check "the page has the verdict counts" grep -q '<th>verdict</th><th>claim</th><th>holds</th>' "$page"
+check "the page says which runs were left out" grep -q 'left out, quick runs (RUNS=all shows them): alpha' "$page"
 check "the page has the manifests" grep -q "<summary>Manifest</summary>" "$page"
 check "report leaves no temporary file" test -z "$(find "$res/report" -name '*.tmp*')"
 
-browser=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$browser" ]; then
-	skip "the page in a browser" "chromium is not installed ('make deps' installs it)"
-	exit 0
-fi
-nr_images=$(grep -o '<img ' "$page" | wc -l)
-# A private profile; no sandbox (root and containers), no GPU, no network: the page needs none.
-chrome=("$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run
-	--disable-background-networking --disable-extensions --user-data-dir="$scratch/chromium"
-	--enable-logging=stderr --v=0)
-timeout 120 "${chrome[@]}" --dump-dom "file://$page" >"$scratch/dom.html" 2>"$scratch/chromium.log"
-check "chromium loads the page" test $? -eq 0 -a -s "$scratch/dom.html"
-check "every image on the page loads ($nr_images)" \
-	grep -q "self-check: $nr_images of $nr_images images loaded" "$scratch/dom.html"
-check "no console message while loading" bash -c "! grep -q 'CONSOLE' '$scratch/chromium.log'" 
-timeout 120 "${chrome[@]}" --window-size=1200,2400 --screenshot="$scratch/report.png" "file://$page" \
-	>/dev/null 2>&1
-check "a screenshot of the page" bash -c "head -c 4 '$scratch/report.png' | grep -q PNG"
-[ -n "${KEEP_SCREENSHOT:-}" ] && cp "$scratch/report.png" "$KEEP_SCREENSHOT"
+check_page_in_browser "$page" "the page" "${KEEP_SCREENSHOT:-}"
 exit 0

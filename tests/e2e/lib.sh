@@ -96,3 +96,38 @@ check_verdicts_csv() {
 		test "$(grep -cE "^verdict: '.*' (holds|fails|inconclusive|not shown): " "$stdout")" \
 			-eq "$(($(wc -l <"$f") - 1))"
 }
+
+# check_page_in_browser PAGE WHAT [SCREENSHOT]: a real browser (headless Chromium) loads the page:
+# every image decoded (the page's own self-check line says how many), no console message, and a
+# screenshot (copied to SCREENSHOT when given). Skipped, with the reason, without Chromium.
+check_page_in_browser() {
+	local page=$1 what=$2 keep=${3:-} browser nr_images chrome
+	browser=$(command -v chromium || command -v chromium-browser || true)
+	if [ -z "$browser" ]; then
+		skip "$what in a browser" "chromium is not installed ('make deps test' installs it)"
+		return 0
+	fi
+	nr_images=$(grep -o '<img ' "$page" | wc -l)
+	# A private profile; no sandbox (root and containers), no GPU, no network: the page needs none.
+	chrome=("$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run
+		--disable-background-networking --disable-extensions --user-data-dir="$scratch/chromium"
+		--enable-logging=stderr --v=0)
+	timeout 120 "${chrome[@]}" --dump-dom "file://$page" >"$scratch/dom.html" 2>"$scratch/chromium.log"
+	check "chromium loads $what" test $? -eq 0 -a -s "$scratch/dom.html"
+	check "every image on $what loads ($nr_images)" \
+		grep -q "self-check: $nr_images of $nr_images images loaded" "$scratch/dom.html"
+	check "no console message while loading $what" bash -c "! grep -q 'CONSOLE' '$scratch/chromium.log'"
+	timeout 120 "${chrome[@]}" --window-size=1200,3000 --screenshot="$scratch/screenshot.png" \
+		"file://$page" >/dev/null 2>&1
+	check "a screenshot of $what" bash -c "head -c 4 '$scratch/screenshot.png' | grep -q PNG"
+	[ -z "$keep" ] || cp "$scratch/screenshot.png" "$keep"
+}
+
+# example_machine WHAT: prints the first curated example machine's directory (results/examples/X),
+# or reports WHAT skipped and returns 1 when there is none.
+example_machine() {
+	local dir
+	dir=$(ls -d results/examples/*/ 2>/dev/null | head -n 1)
+	[ -n "$dir" ] || { skip "$1" "results/examples/ holds no example machine"; return 1; }
+	echo "${dir%/}"
+}
