@@ -239,7 +239,14 @@ compare_figure() {	# LAB OUT N TITLE XSPEC YCOL ROWS AXES
 			k = order[j]
 			if (why[k] == "" && !matched[k]) why[k] = "no rows with " rows " (a different sweep, or the experiment was skipped there)"
 			else if (why[k] == "" && !np[k]) why[k] = ycol " is empty there: not measured on that machine (its manifest says why)"
+			if (why[k] == "") nplotted++
+		}
+		for (j = 1; j <= nm; j++) {
+			k = order[j]
 			if (why[k] != "") { printf "  %-28s not on this plot: %s\n", name[k], why[k]; continue }
+			# On a category axis each machine sits at its own small offset, the same in every
+			# category, so that thirty machines do not hide each other.
+			off = categorical && nplotted > 1 ? (rank++) / (nplotted - 1) * 0.6 - 0.3 : 0
 			# Points in x order (numeric axis) or category order; few points, insertion sort.
 			for (a = 1; a <= np[k]; a++) {
 				key[a] = categorical ? cat[px[k, a]] : px[k, a] + 0; val[a] = py[k, a]
@@ -251,7 +258,7 @@ compare_figure() {	# LAB OUT N TITLE XSPEC YCOL ROWS AXES
 			lo = hi = val[1]
 			file = prefix ".m" k ".tsv"
 			for (a = 1; a <= np[k]; a++) {
-				print key[a] "\t" val[a] > file
+				print key[a] + off "\t" val[a] > file
 				if (val[a] < lo) lo = val[a]; if (val[a] > hi) hi = val[a]
 			}
 			close(file)
@@ -267,8 +274,11 @@ compare_figure() {	# LAB OUT N TITLE XSPEC YCOL ROWS AXES
 		echo "  (no machine has this figure's data)" | tee -a "$out/compare.txt"
 		return 0
 	fi
+	# Categories are not a scale: points only, no lines suggesting values between them.
+	local style=linespoints
+	[ "$categorical" = 0 ] || style=points
 	for k in $plotted; do
-		plot_cmd="$plot_cmd$(quote "$pts/figure-$n.m$k.tsv") using 1:2 with linespoints linetype $k title $(quote "$(run_name $((k - 1)) "$lab")"), "
+		plot_cmd="$plot_cmd$(quote "$pts/figure-$n.m$k.tsv") using 1:2 with $style linetype $k title $(quote "$(run_name $((k - 1)) "$lab")"), "
 	done
 	{
 		plot_preamble "$out/figure-$n.png" "$lab: $title" "$(wc -w <<<"$plotted")"
