@@ -402,8 +402,13 @@ static void measure_limits(struct run *run)
 	static const size_t rlimit_sizes[] = { 256u << 10, 1u << 20, 4u << 20 };
 	struct rlimit rl;
 	char why[128];
+	// glibc refuses a thread stack below PTHREAD_STACK_MIN: 16 KiB on x86-64, 128 KiB on aarch64.
+	long stack_min = sysconf(_SC_THREAD_STACK_MIN);
 
 	(void)getrlimit(RLIMIT_STACK, &rl);	// cannot fail
+	if (stack_min > (long)thread_sizes[0])
+		lab_note("thread stacks below this system's minimum (PTHREAD_STACK_MIN, %ld bytes) are "
+			 "skipped: %zu KiB", stack_min, thread_sizes[0] >> 10);
 	for (size_t f = 0; f < NR_FRAMES; f++) {
 		for (int main_stack = 0; main_stack <= 1; main_stack++) {
 			const size_t *sizes = main_stack ? rlimit_sizes : thread_sizes;
@@ -417,6 +422,8 @@ static void measure_limits(struct run *run)
 				// Only lower RLIMIT_STACK: above the current limit the kernel may have
 				// placed other mappings where the stack would grow.
 				if (main_stack && rl.rlim_cur != RLIM_INFINITY && sizes[s] > rl.rlim_cur)
+					continue;
+				if (!main_stack && (long)sizes[s] < stack_min)
 					continue;
 				struct limit_report lr = run_limit(&job, &g);
 				struct point *p = new_point(run, LIMIT,
@@ -624,10 +631,12 @@ static void print_tables(const struct run *run)
 		// refuses to grow it past RLIMIT_STACK, counted from the top of its mapping (which also
 		// holds argv and the environment), so the fault lands a little below glibc's estimate.
 		bool thread = !strcmp(p->kind, "thread_stack");
+		bool past_guard = p->fault_offset < -(double)sysconf(_SC_PAGESIZE);
 		char where[64];
 		snprintf(where, sizeof(where), "%.0f B %s %s", fabs(p->fault_offset),
 			 p->fault_offset < 0 ? "below" : "above",
-			 thread ? "the stack: its guard page" : "glibc's stack bottom: the limit");
+			 !thread ? "glibc's stack bottom: the limit"
+			 : past_guard ? "the stack: past its guard page" : "the stack: its guard page");
 		printf("  %-6s %-7s %-9s %12.0f %12.0f %7.2f%s  %s\n",
 		       !strcmp(p->kind, "rlimit_stack") ? "rlimit" : "thread",
 		       cli_format_size((uint64_t)p->stack_bytes, a, sizeof(a)),
@@ -718,25 +727,37 @@ static void verdicts(struct run *run)
 		  fixed);
 	judge_depth(run, "depth_is_stack_over_frame_threads", "thread_stack", "thread stacks");
 	judge_depth(run, "depth_is_stack_over_frame_rlimit", "rlimit_stack", "under RLIMIT_STACK");
-	// In the guard page: at most one page (glibc's default guard size) below the stack.
-	unsigned nr_in_guard = 0, nr_overflows = 0;
+	// In the guard page: at most one page (glibc's default guard size) below the stack. Judged
+	// for frames smaller than that page; a larger frame's first access may jump over it (on
+	// aarch64 the prologue stores the frame record at the bottom of the frame before the array is
+	// touched), which is reported beside the verdict.
+	double page = (double)sysconf(_SC_PAGESIZE), deepest_large = 0;
+	unsigned nr_in_guard = 0, nr_overflows = 0, nr_large = 0, nr_large_in_guard = 0;
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
 
 		if (p->experiment != LIMIT || strcmp(p->kind, "thread_stack") != 0 ||
 		    strcmp(p->outcome, "sigsegv_caught") != 0)
 			continue;
+		bool in_guard = p->fault_offset < 0 && p->fault_offset >= -page;
+		if (p->array_bytes >= page) {
+			nr_large++;
+			nr_large_in_guard += in_guard;
+			deepest_large = fmin(deepest_large, p->fault_offset);
+			continue;
+		}
 		nr_overflows++;
-		nr_in_guard += p->fault_offset < 0 &&
-			       p->fault_offset >= -(double)sysconf(_SC_PAGESIZE);
+		nr_in_guard += in_guard;
 	}
 	lab_judge(&run->lab, "overflow_faults_in_guard_page",
 		  "the fatal access lands in the guard page below the stack",
 		  !nr_overflows ? COMPARE_NOT_SHOWN
 		  : nr_in_guard == nr_overflows ? COMPARE_HOLDS : COMPARE_FAILS,
 		  nr_in_guard, NAN, NAN, "overflows",
-		  "%u of %u thread-stack overflows faulted within one page below the stack",
-		  nr_in_guard, nr_overflows);
+		  "%u of %u thread-stack overflows with frames under a page (%.0f bytes) faulted within "
+		  "one page below the stack; frames of a page or more: %u of %u in the guard page, the "
+		  "deepest %.0f bytes below the stack", nr_in_guard, nr_overflows, page,
+		  nr_large_in_guard, nr_large, -deepest_large);
 	const struct point *noalt = find(run, LIMIT, "no_altstack", NAN, NAN);
 	bool killed = !strcmp(noalt->outcome, "killed_by_sigsegv");
 	lab_judge(&run->lab, "no_altstack_kills", "without an alternate signal stack a stack "

@@ -34,9 +34,11 @@ check "1 MiB thread stacks: measured depth is 0.9 to 1.02 of stack / frame" \
 	awk -F, -v s="$(col stack_bytes)" -v d="$(col max_depth)" -v p="$(col predicted_depth)" \
 		'$2 == "thread_stack" && $s == 1048576 { n++; r = $d / $p; if (r < 0.9 || r > 1.02) bad = 1 }
 		 END { exit bad || n == 0 }' "$csv"
-check "every thread-stack overflow faulted in the guard page (within one page below the stack)" \
-	awk -F, -v o="$(col fault_offset_bytes)" -v pg="$page" \
-		'$2 == "thread_stack" { n++; if (!($o < 0 && $o >= -pg)) bad = 1 } END { exit bad || n == 0 }' "$csv"
+# Frames under a page; a larger one may jump over the guard page (on aarch64 the frame record is
+# stored at the bottom of the frame first), which the verdict reports.
+check "every thread-stack overflow of a frame under a page faulted in the guard page" \
+	awk -F, -v o="$(col fault_offset_bytes)" -v a="$(col array_bytes)" -v pg="$page" \
+		'$2 == "thread_stack" && $a < pg { n++; if (!($o < 0 && $o >= -pg)) bad = 1 } END { exit bad || n == 0 }' "$csv"
 check "RLIMIT_STACK runs were caught too" \
 	test "$(awk -F, '$2 == "rlimit_stack" && $NF == "sigsegv_caught"' "$csv" | wc -l)" -ge 3
 check "without an alternate signal stack the child is killed by SIGSEGV" \
