@@ -18,6 +18,7 @@
 #include "compare.h"
 #include "counters.h"
 #include "die.h"
+#include "kernel.h"
 #include "lab.h"
 #include "report.h"
 #include "sanitizer.h"
@@ -986,17 +987,19 @@ static void plan(struct run *run)
 	run->line_bytes = run->lab.have_topo ? topo_line_bytes(&run->lab.topo) : 64;
 }
 
-// With THP "always" the kernel may back any aligned 2 MiB of an anonymous mapping with one huge
-// page: the mmapped sizes of 2 MiB and more then take fewer faults than one per 4 KiB page.
+// With THP "always" the kernel may back any aligned huge page (2 MiB with 4 KiB pages) of an
+// anonymous mapping with one huge page: the mmapped sizes of a huge page and more then take fewer
+// faults than one per base page.
 static void note_thp_always(void)
 {
-	char mode[128];
+	char huge[32];
 
-	if (strstr(lab_read_line("/sys/kernel/mm/transparent_hugepage/enabled", "", mode,
-				 sizeof(mode)), "[always]"))
-		lab_note("transparent huge pages are 'always' here: mappings of 2 MiB and more may get "
-			 "huge pages, so their faults per op can be size / 2 MiB instead of size / %ld "
-			 "(the faults column shows which)", sysconf(_SC_PAGESIZE));
+	if (kernel_thp_mode() == KERNEL_THP_ALWAYS)
+		lab_note("transparent huge pages are 'always' here: mappings of %s and more may get "
+			 "huge pages, so their faults per op can be size / %s instead of size / %ld "
+			 "(the faults column shows which)",
+			 cli_format_size(kernel_huge_page_bytes(), huge, sizeof(huge)), huge,
+			 sysconf(_SC_PAGESIZE));
 }
 
 static void predict(const struct run *run)

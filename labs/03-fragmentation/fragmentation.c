@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "die.h"
 #include "guard.h"
+#include "kernel.h"
 #include "lab.h"
 #include "report.h"
 #include "sanitizer.h"
@@ -689,25 +690,18 @@ static void verdicts(struct run *run)
 	}
 	// The verdict comes from what happened: under strict overcommit or a small address space
 	// the request can really fail, and then the classic claim holds.
-	char overcommit[16] = "unknown";
-	FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
-	if (f) {
-		if (!fgets(overcommit, sizeof(overcommit), f))
-			snprintf(overcommit, sizeof(overcommit), "unknown");
-		fclose(f);
-		overcommit[strcspn(overcommit, "\n")] = '\0';
-	}
+	int overcommit = kernel_overcommit_mode();
 	lab_judge(&run->lab, "fragmented_heap_fails_large_malloc",
 		  "a fragmented heap makes a large malloc fail",
 		  cl->large_ok ? COMPARE_FAILS : COMPARE_HOLDS, cl->large_ok, NAN, NAN, "succeeded",
 		  "with %s free in the heap but no free block over %s, malloc(%s) %s%s "
-		  "(vm.overcommit_memory=%s)",
+		  "(vm.overcommit_memory=%d%s)",
 		  mib(half->heap_free, a, sizeof(a)),
 		  cli_format_size((uint64_t)half->largest_free, b, sizeof(b)),
 		  mib((double)run->large_bytes, c, sizeof(c)),
 		  cl->large_ok ? "succeeded" : "failed",
 		  cl->large_mmapped ? " with its own mmap, outside the fragmented heap" : "",
-		  overcommit);
+		  overcommit, overcommit == 2 ? ": strict, a request beyond the commit limit fails" : "");
 	// Counts, not timings: freeing every other block leaves each page half used, so RSS
 	// should not fall much; the claim is judged at "RSS falls by at least a third".
 	const struct snapshot *allocated = &cl->snaps[SNAP_ALLOCATED];

@@ -23,6 +23,7 @@
 #include "counters.h"
 #include "die.h"
 #include "guard.h"
+#include "kernel.h"
 #include "lab.h"
 #include "report.h"
 #include "stats.h"
@@ -761,8 +762,8 @@ static void manifest_extra(struct report_file *m, void *ctx)
 	char buf[64];
 
 	report_kv(m, "clocksource", "%s",
-		  lab_read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-				"unknown", buf, sizeof(buf)));
+		  kernel_read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+				   "unknown", buf, sizeof(buf)));
 	report_kv(m, "total_bytes", "%llu", (unsigned long long)run->opt.total_bytes);
 	report_kv(m, "max_calls_per_sample", "%llu", (unsigned long long)run->max_calls);
 	report_kv(m, "buffers_bytes", "1..%llu (x%d)",

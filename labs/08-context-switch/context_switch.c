@@ -28,6 +28,7 @@
 #include "counters.h"
 #include "die.h"
 #include "guard.h"
+#include "kernel.h"
 #include "lab.h"
 #include "report.h"
 #include "stats.h"
@@ -1089,6 +1090,13 @@ static void part_b_verdicts(struct run *run)
 	}
 	if (run->tax_bound[0])
 		lab_note("part B stopped early: %s", run->tax_bound);
+	// Under strict overcommit every thread's stack (RLIMIT_STACK, 8 MiB by default) is committed
+	// against CommitLimit when the thread starts, so hundreds of threads can be refused (EAGAIN)
+	// long before memory is short.
+	if (kernel_overcommit_mode() == 2)
+		lab_note("vm.overcommit_memory is 2 (strict) here: each thread's whole stack is committed "
+			 "when it starts, so thread per client may stop early with 'Resource temporarily "
+			 "unavailable'%s", run->tax_bound[0] ? " (it did)" : " (it did not)");
 }
 
 static void write_csv(struct run *run)

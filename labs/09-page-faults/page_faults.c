@@ -22,13 +22,13 @@
 #include "counters.h"
 #include "die.h"
 #include "guard.h"
+#include "kernel.h"
 #include "lab.h"
 #include "report.h"
 #include "stats.h"
 
 #define MAX_SIZES 12
 #define MAX_POINTS 128
-#define HUGE_BYTES (2u << 20)	// x86-64 and arm64 (4 KiB pages) PMD huge page
 
 enum mode {
 	ANON_WRITE,		// mmap, then write each page: one zero-filled page per fault
@@ -36,7 +36,7 @@ enum mode {
 	ANON_WRITE_AFTER_READ,	// then write: each page is copied from the zero page
 	POPULATE_MMAP,		// MAP_POPULATE: the kernel fills the mapping inside mmap()
 	POPULATE_TOUCH,		// ...so the writes afterwards fault no more
-	HUGEPAGE,		// madvise(MADV_HUGEPAGE): one fault per 2 MiB where THP allows it
+	HUGEPAGE,		// madvise(MADV_HUGEPAGE): one fault per huge page where THP allows it
 	FILE_CACHED,		// a file mapping whose pages are in the page cache: minor faults
 	FILE_UNCACHED,		// the same after POSIX_FADV_DONTNEED: major faults, from the disk
 	COW_CHILD,		// a forked child writing its parent's pages: copy-on-write
@@ -75,6 +75,7 @@ struct run {
 	struct counters counters;
 	struct counters *counting;	// &counters in the counting round, NULL in the timed ones
 	long page;
+	size_t huge;			// the transparent huge page: 2 MiB with 4 KiB pages (kernel.h)
 	uint64_t sizes[MAX_SIZES];
 	size_t nr_sizes;
 	bool capped;
@@ -151,14 +152,14 @@ static char *map_anon(size_t len, int extra_flags)
 	return p;
 }
 
-// A mapping of len bytes starting on a huge-page boundary (THP needs aligned 2 MiB ranges).
-static char *map_aligned(size_t len, char **base, size_t *base_len)
+// A mapping of len bytes starting on a huge-page boundary (THP needs aligned huge-page ranges).
+static char *map_aligned(size_t len, size_t huge, char **base, size_t *base_len)
 {
-	*base_len = len + HUGE_BYTES;
+	*base_len = len + huge;
 	*base = map_anon(*base_len, 0);
-	size_t misalign = (uintptr_t)*base & (HUGE_BYTES - 1);
+	size_t misalign = (uintptr_t)*base & (huge - 1);
 
-	return misalign ? *base + (HUGE_BYTES - misalign) : *base;
+	return misalign ? *base + (huge - misalign) : *base;
 }
 
 // ---- the modes -----------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ static void run_anon(struct run *run, size_t len, struct sample *write_s, struct
 	struct phase ph;
 	char *p = map_anon(len, 0);
 
-	// Base pages only: with THP "always" one fault could map 512 pages.
+	// Base pages only: with THP "always" one fault could map a whole huge page.
 	(void)madvise(p, len, MADV_NOHUGEPAGE);	// fails only on kernels without THP
 	if (read_s) {
 		phase_begin(&ph, run->counting);
@@ -202,7 +203,7 @@ static void run_hugepage(struct run *run, size_t len, struct sample *s)
 	struct phase ph;
 	char *base;
 	size_t base_len;
-	char *p = map_aligned(len, &base, &base_len);
+	char *p = map_aligned(len, run->huge, &base, &base_len);
 
 	(void)madvise(p, len, MADV_HUGEPAGE);	// EINVAL without THP: then it is just base pages
 	phase_begin(&ph, run->counting);
@@ -465,18 +466,9 @@ static void print_table(const struct run *run)
 	}
 }
 
-
 static void read_thp(char *buf, size_t len)
 {
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-
-	snprintf(buf, len, "unavailable");
-	if (f) {
-		if (!fgets(buf, (int)len, f))
-			snprintf(buf, len, "unreadable");
-		buf[strcspn(buf, "\n")] = '\0';
-		fclose(f);
-	}
+	kernel_read_line("/sys/kernel/mm/transparent_hugepage/enabled", "unavailable", buf, len);
 }
 
 // The seed claim is about latency: one random read against one random load, not the fault
@@ -546,7 +538,7 @@ static void verdicts(struct run *run)
 		  faults(pt) / pages < 0.10 ? COMPARE_HOLDS : COMPARE_FAILS, faults(pt) / pages, NAN,
 		  NAN, "faults per page",
 		  "%.1f ms in mmap, then %.3f faults per page and %.1f ns per page for the writes "
-		  "(%.1f ns per page without it; separate runs, not interleaved)",
+		  "(%.1f ns per page without it, in the same rounds)",
 		  (double)pm->first.ns / 1e6, faults(pt) / pages, pt->ns_per_page.median,
 		  w->ns_per_page.median);
 	if (!isnan(pm->first.papi_faults) && pm->first.papi_faults < faults(pm) / 2)
@@ -556,33 +548,41 @@ static void verdicts(struct run *run)
 			    "the process's behalf, with no trap from user space for perf to see",
 			    faults(pm), pm->first.papi_faults);
 	read_thp(thp, sizeof(thp));
-	bool thp_off = strstr(thp, "[never]") != NULL;
+	// Not shown where THP is off, or where the size measured holds no whole huge page (512 MiB
+	// with 64 KiB base pages). Holds at half the pages a huge page maps or more per fault.
+	bool thp_off = strstr(thp, "[never]") != NULL, too_small = size < run->huge;
 	double per_fault = faults(hp) > 0 ? pages / faults(hp) : NAN;
+	double pages_per_huge = (double)run->huge / (double)run->page;
+	char huge[32];
+	cli_format_size(run->huge, huge, sizeof(huge));
 	lab_judge(&run->lab, "huge_page_one_fault_per_huge_page",
 		  "with transparent huge pages one fault maps a whole huge page",
-		  thp_off ? COMPARE_NOT_SHOWN
-		  : faults(hp) < pages / 100 ? COMPARE_HOLDS : COMPARE_FAILS, per_fault, NAN, NAN,
+		  thp_off || too_small ? COMPARE_NOT_SHOWN
+		  : per_fault >= pages_per_huge / 2 ? COMPARE_HOLDS : COMPARE_FAILS, per_fault, NAN, NAN,
 		  "pages per fault",
-		  "with madvise(MADV_HUGEPAGE) (THP: %s): %.0f faults for %s, %.1f pages per fault%s",
-		  thp, faults(hp), sz, per_fault,
-		  thp_off ? ": THP is off here" : faults(hp) < pages / 100 ? ""
+		  "with madvise(MADV_HUGEPAGE) (THP: %s, huge pages of %s = %.0f pages): %.0f faults "
+		  "for %s, %.1f pages per fault%s", thp, huge, pages_per_huge, faults(hp), sz, per_fault,
+		  thp_off ? ": THP is off here"
+		  : too_small ? ": the largest size measured holds no whole huge page"
+		  : per_fault >= pages_per_huge / 2 ? ""
 		  : ": no huge pages here (none free, or the range is not aligned)");
-	if (!thp_off && faults(hp) < pages / 100) {
+	if (!thp_off && !too_small && per_fault >= pages_per_huge / 2) {
 		// Per byte, not per fault: what a program pays to get the same memory either way.
 		char defrag[128];
 		bool dearer = hp->ns_per_page.p05 > w->ns_per_page.p95;
 		lab_verdict(&run->lab,
-			    "shown: per 4 KiB of memory, huge pages cost %.0f ns (p5-p95 %.0f-%.0f) and "
-			    "4 KiB pages %.0f ns (%.0f-%.0f)%s (defrag: %s)", hp->ns_per_page.median,
+			    "shown: per %ld bytes of memory, huge pages cost %.0f ns (p5-p95 %.0f-%.0f) and "
+			    "base pages %.0f ns (%.0f-%.0f)%s (defrag: %s)", run->page, hp->ns_per_page.median,
 			    hp->ns_per_page.p05, hp->ns_per_page.p95, w->ns_per_page.median,
 			    w->ns_per_page.p05, w->ns_per_page.p95,
-			    dearer ? ": huge pages cost MORE here: each fault zeroes 2 MiB at once, and "
-				     "when no free 2 MiB block is at hand the kernel compacts memory "
-				     "first (direct compaction, by the defrag setting) or the host "
-				     "backs the guest's block with small pages"
-				   : ": one fault and one 2 MiB zeroing replace 512 faults",
-			    lab_read_line("/sys/kernel/mm/transparent_hugepage/defrag", "unknown", defrag,
-					  sizeof(defrag)));
+			    dearer ? ": huge pages cost MORE here: each fault zeroes a whole huge page at "
+				     "once, and when no free block of that size is at hand the kernel "
+				     "compacts memory first (direct compaction, by the defrag setting) or "
+				     "the host backs the guest's block with small pages"
+				   : ": one fault and one zeroing of the huge page replace one fault per "
+				     "base page",
+			    kernel_read_line("/sys/kernel/mm/transparent_hugepage/defrag", "unknown",
+					     defrag, sizeof(defrag)));
 	}
 	lab_verdict(&run->lab,
 		    "shown: a file mapping from the page cache: %.3f minor faults per page (fault-around "
@@ -595,7 +595,7 @@ static void verdicts(struct run *run)
 		  fabs(faults(cow) / pages - 1) <= 0.10 ? COMPARE_HOLDS : COMPARE_FAILS,
 		  faults(cow) / pages, NAN, NAN, "faults per page",
 		  "%.3f faults per page, %.0f ns each, against %.0f ns for a fresh zero-filled page "
-		  "(separate runs, not interleaved: compared, not judged)",
+		  "(in the same rounds: compared, not judged)",
 		  faults(cow) / pages, ns_per_fault(cow, pages), ns_per_fault(w, pages));
 	if (fu->first.major == 0)
 		lab_note("no major faults after POSIX_FADV_DONTNEED: the scratch file is on %s, which "
@@ -661,24 +661,14 @@ static void write_csv(struct run *run)
 static void manifest_extra(struct report_file *m, void *ctx)
 {
 	const struct run *run = ctx;
-	char thp[128], around[64] = "unknown";
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/defrag", "r");
+	char line[128];
 
-	read_thp(thp, sizeof(thp));
-	report_kv(m, "thp_enabled", "%s", thp);
-	if (f) {
-		if (fgets(thp, sizeof(thp), f))
-			thp[strcspn(thp, "\n")] = '\0';
-		fclose(f);
-		report_kv(m, "thp_defrag", "%s", thp);
-	}
-	f = fopen("/sys/kernel/debug/fault_around_bytes", "r");
-	if (f) {
-		if (fgets(around, sizeof(around), f))
-			around[strcspn(around, "\n")] = '\0';
-		fclose(f);
-	}
-	report_kv(m, "fault_around_bytes", "%s", around);
+	report_kv(m, "thp_enabled", "%s", kernel_read_line("/sys/kernel/mm/transparent_hugepage/enabled",
+							   "unavailable", line, sizeof(line)));
+	report_kv(m, "thp_defrag", "%s", kernel_read_line("/sys/kernel/mm/transparent_hugepage/defrag",
+							  "unavailable", line, sizeof(line)));
+	report_kv(m, "fault_around_bytes", "%s", kernel_read_line("/sys/kernel/debug/fault_around_bytes",
+								  "unknown", line, sizeof(line)));
 	report_kv(m, "scratch_filesystem", "%s (%s)", run->fs_type, run->opt.tmpdir);
 	report_kv(m, "sizes_capped", "%s", run->capped ? "yes (a quarter of memory_bound)" : "no");
 }
@@ -705,6 +695,7 @@ static void plan(struct run *run)
 	uint64_t avail = lab_memory_bytes(&run->lab);	// MemAvailable, cgroup, RLIMIT_AS
 
 	run->page = sysconf(_SC_PAGESIZE);
+	run->huge = kernel_huge_page_bytes();
 	if (!run->opt.max_size)
 		run->opt.max_size = run->lab.opt.quick ? 8u << 20 : 256u << 20;
 	// Two mappings of the largest size can exist at once (the cow child's copy): stay under a
@@ -761,7 +752,7 @@ int main(int argc, char **argv)
 	plan(&run);
 	lab_prediction("mmap allocates nothing: every first write to a page is a fault (one per %ld-"
 		       "byte page), reading first costs two; MAP_POPULATE pays inside mmap; a huge "
-		       "page maps 512 pages per fault", run.page);
+		       "page maps %zu pages per fault", run.page, run.huge / (size_t)run.page);
 	lab_prediction("file pages in the page cache fault cheaply (minor, several pages per "
 		       "fault), from the disk expensively (major); copy-on-write costs a page copy");
 	lab_prediction("a random 4 KiB read from an SSD takes tens of us, a random load from memory "

@@ -19,6 +19,7 @@
 #include "compare.h"
 #include "counters.h"
 #include "die.h"
+#include "kernel.h"
 #include "lab.h"
 #include "report.h"
 #include "stats.h"
@@ -26,7 +27,9 @@
 
 #define MAX_SIZES 64
 #define MAX_POINTS 512
-#define HUGE_BYTES ((size_t)2 << 20)	// x86-64 and arm64 (4 KiB base pages): a PMD huge page
+// The transparent huge page, read once in main (kernel.h): 2 MiB with 4 KiB base pages, 32 MiB
+// with 16 KiB, 512 MiB with 64 KiB.
+static size_t huge_page_bytes = (size_t)2 << 20;
 #define NR_STRIDES 7			// the mountain: 8, 16 ... 512 bytes
 
 // LATENCY chases on huge pages where the kernel gives them, so that past the TLB's reach a load
@@ -89,12 +92,12 @@ struct buffer {
 static void buffer_map(struct buffer *b, size_t len, bool huge)
 {
 	b->len = len;
-	b->map_len = len + HUGE_BYTES;
+	b->map_len = len + huge_page_bytes;
 	b->base = mmap(NULL, b->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (b->base == MAP_FAILED)
 		die_errno(errno, "mmap of %zu bytes", b->map_len);
-	size_t misalign = (uintptr_t)b->base & (HUGE_BYTES - 1);
-	b->p = misalign ? b->base + (HUGE_BYTES - misalign) : b->base;
+	size_t misalign = (uintptr_t)b->base & (huge_page_bytes - 1);
+	b->p = misalign ? b->base + (huge_page_bytes - misalign) : b->base;
 	// Advice only: a kernel without THP refuses it, and the TLB verdict then says so.
 	(void)madvise(b->p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
@@ -317,15 +320,12 @@ static void measure_scan(struct run *run, enum experiment e, uint64_t size, uint
 
 static void read_thp(struct run *run)
 {
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	enum kernel_thp mode = kernel_thp_mode();
 
-	snprintf(run->thp, sizeof(run->thp), "not available");
-	if (f) {
-		if (fgets(run->thp, sizeof(run->thp), f))
-			run->thp[strcspn(run->thp, "\n")] = '\0';
-		fclose(f);
-	}
-	run->thp_available = strstr(run->thp, "[never]") == NULL && strchr(run->thp, '[') != NULL;
+	kernel_read_line("/sys/kernel/mm/transparent_hugepage/enabled", "not available", run->thp,
+			 sizeof(run->thp));
+	run->thp_available = mode == KERNEL_THP_MADVISE || mode == KERNEL_THP_ALWAYS;
+	huge_page_bytes = kernel_huge_page_bytes();
 }
 
 static uint64_t llc_bytes(const struct run *run)
@@ -601,14 +601,15 @@ static void verdicts(struct run *run)
 				"huge pages make page-strided loads faster",
 				compare_at_least(&t->ratio, 1.0), &t->ratio,
 				"one load per page over %s (the largest size whose touched lines fit "
-				"the L2 twice), in rounds of their own: %.1f ns with 4 KiB pages, %.1f ns "
+				"the L2 twice), in rounds of their own: %.1f ns with %u-byte pages, %.1f ns "
 				"with huge pages (%s of the buffer in huge pages): what TLB misses and "
 				"page walks add", cli_format_size(t->size[0], a, sizeof(a)),
-				t->ns[0], t->ns[1],
+				t->ns[0], run->page, t->ns[1],
 				cli_format_size((uint64_t)t->huge_bytes[1], c, sizeof(c)));
 	} else if (t->measured || !run->thp_available) {
-		lab_note("huge pages were not available (THP: %s), so the TLB comparison has one side",
-			 run->thp);
+		lab_note("huge pages were not available (THP: %s, huge pages of %s), so the TLB "
+			 "comparison has one side", run->thp,
+			 cli_format_size(huge_page_bytes, c, sizeof(c)));
 	}
 
 	const struct point *bw_small = find(run, BANDWIDTH, run->sizes[0], 0);

@@ -26,6 +26,7 @@
 #include "compare.h"
 #include "die.h"
 #include "guard.h"
+#include "kernel.h"
 #include "lab.h"
 #include "report.h"
 #include "topo.h"
@@ -178,12 +179,15 @@ static int addresses_of_new_run(const char *exe, uintptr_t *addr, size_t n)
 // ---- fork: one address, two frames --------------------------------------------------------------
 
 // Alone on its page: if the parent wrote anything else on that page after fork, the parent would
-// take the copy and the child keep the original frame, blurring the picture. volatile: the child's
-// write must stay between its two pagemap reads.
+// take the copy and the child keep the original frame, blurring the picture. 64 KiB long and
+// aligned, so that it is alone on its page with 4, 16 and 64 KiB pages alike (Linux's base page
+// sizes); zeroed (.bss, no file space), set to 1 before the fork. volatile: the child's write
+// must stay between its two pagemap reads.
+#define COW_PAGE_BYTES 65536
 static union {
 	volatile int value;
-	char whole_page[4096];
-} cow_page __attribute__((aligned(4096))) = { .value = 1 };
+	char whole_page[COW_PAGE_BYTES];
+} cow_page __attribute__((aligned(COW_PAGE_BYTES)));
 #define cow_variable (cow_page.value)
 
 struct cow_report {
@@ -461,6 +465,10 @@ static void measure_fork(struct run *run)
 
 	if (!r)
 		die("cannot share memory with the child");
+	if (sysconf(_SC_PAGESIZE) > COW_PAGE_BYTES)
+		lab_note("pages here are %ld bytes, larger than the %d the fork experiment's variable "
+			 "has to itself: other data shares its page", sysconf(_SC_PAGESIZE),
+			 COW_PAGE_BYTES);
 	cow_variable = 1;
 	uint64_t parent_frame = frame_of(&cow_variable, &run->pagemap_why);
 	int err = guard_run(cow_child, r, &limits, &g);
@@ -493,7 +501,7 @@ static void measure_reserve(struct run *run)
 	uint64_t avail = lab_memory_bytes(&run->lab);	// MemAvailable, cgroup, RLIMIT_AS
 
 	run->mem_total = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)page;
-	run->overcommit = read_int("/proc/sys/vm/overcommit_memory", -1);
+	run->overcommit = kernel_overcommit_mode();
 	run->reserve_bytes = 4 * run->mem_total;
 	run->touch_max = run->lab.opt.quick ? 32u << 20 : 512u << 20;
 	if (avail && run->touch_max > avail / 4)
@@ -840,7 +848,6 @@ static void manifest_extra(struct report_file *m, void *ctx)
 	const struct run *run = ctx;
 
 	report_kv(m, "randomize_va_space", "%d", run->aslr_setting);
-	report_kv(m, "overcommit_memory", "%d", run->overcommit);
 	report_kv(m, "mem_total_bytes", "%llu", (unsigned long long)run->mem_total);
 	report_kv(m, "noreserve_bytes", "%llu", (unsigned long long)run->reserve_bytes);
 	report_kv(m, "pagemap_frames", "%s", run->frames_visible ? "visible" : "hidden");

@@ -15,21 +15,10 @@
 
 static char root[64];
 
-// Writes text to root/relative, creating the directories on the way.
+// Writes text to root/relative (unit.h).
 static void put(const char *relative, const char *text)
 {
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", root, relative);
-	for (char *slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		(void)mkdir(path, 0755);
-		*slash = '/';
-	}
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	unit_put(root, relative, text);
 }
 
 // A path under the fake root; two at a time may be in use (one call takes a tree and a meminfo).
@@ -55,11 +44,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return unit_remove_tree(root);
 }
 
 static void test_meminfo_fields(void **state)

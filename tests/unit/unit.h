@@ -19,4 +19,36 @@
 
 #define run_group(tests) cmocka_run_group_tests_name(__FILE__, tests, NULL, NULL)
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Writes text to root/relative, creating the directories on the way: a fake /sys, /proc or
+ * cgroup tree for a test (root made with mkdtemp, removed with unit_remove_tree). */
+static inline void unit_put(const char *root, const char *relative, const char *text)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", root, relative);
+	for (char *slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		(void)mkdir(path, 0755);
+		*slash = '/';
+	}
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Removes a fake tree made for a test. Returns 0, or -1 if it could not. */
+static inline int unit_remove_tree(const char *root)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 #endif
