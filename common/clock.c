@@ -23,6 +23,22 @@ uint64_t clock_resolution_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t clock_step_ns(void)
+{
+	uint64_t step = UINT64_MAX;
+
+	for (int i = 0; i < 1000; i++) {
+		uint64_t first = clock_now_ns(), next;
+
+		do
+			next = clock_now_ns();
+		while (next == first);
+		if (next - first < step)
+			step = next - first;
+	}
+	return step;
+}
+
 double clock_timeval_ms(struct timeval tv)
 {
 	return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;

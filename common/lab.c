@@ -16,19 +16,7 @@
 #include "build_info.h"
 #include "clock.h"
 #include "die.h"
-
-static void read_first_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (!fgets(buf, (int)len, f))
-		buf[0] = '\0';
-	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
-}
+#include "kernel.h"
 
 static void os_name(char *buf, size_t len)
 {
@@ -61,6 +49,53 @@ static int usable_cpus(void)
 	if (sched_getaffinity(0, sizeof(set), &set) != 0)
 		return -1;
 	return CPU_COUNT(&set);
+}
+
+// The architecture this program was built for, and the one /proc/cpuinfo describes (by the
+// fields only that architecture's kernel writes): they differ when an emulator runs the program,
+// such as qemu-user running an aarch64 build on an x86-64 machine. Then the clock and timings are
+// the emulator's, and hwloc, /proc and sysfs describe the host.
+static const char *built_for(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return "x86";
+#elif defined(__aarch64__) || defined(__arm__)
+	return "arm";
+#elif defined(__riscv)
+	return "riscv";
+#else
+	return "";
+#endif
+}
+
+static const char *cpuinfo_arch(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+	const char *arch = "";
+
+	if (!f)
+		return "";
+	while (!*arch && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "vendor_id", 9))
+			arch = "x86";
+		else if (!strncmp(line, "CPU implementer", 15))
+			arch = "arm";
+		else if (!strncmp(line, "isa", 3) && strstr(line, "rv"))
+			arch = "riscv";
+	}
+	fclose(f);
+	return arch;
+}
+
+static void detect_emulation(char *buf, size_t len)
+{
+	const char *built = built_for(), *host = cpuinfo_arch();
+
+	buf[0] = '\0';
+	if (*built && *host && strcmp(built, host) != 0)
+		snprintf(buf, len, "built for %s, this program runs on an %s CPU through an emulator "
+			 "(qemu-user?)", built, host);
 }
 
 bool lab_in_vm(void)
@@ -118,10 +153,16 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 		snprintf(lab->machine_line, sizeof(lab->machine_line),
 			 "unknown (hwloc could not load the topology: %s)", strerror(-err));
 	printf("machine:  %s%s\n", lab->machine_line, lab_in_vm() ? " | virtual machine" : "");
-	int usable = usable_cpus();
-	if (lab->have_topo && usable > 0 && (unsigned)usable < topo_nr_pus(&lab->topo))
+	detect_emulation(lab->emulated, sizeof(lab->emulated));
+	if (lab->emulated[0])
+		printf("emulated: %s: timings are the emulator's, and the machine line, caches and "
+		       "counters describe the host, not the CPU this program was built for\n",
+		       lab->emulated);
+	lab->usable_cpus = usable_cpus();
+	if (lab->have_topo && lab->usable_cpus > 0 &&
+	    (unsigned)lab->usable_cpus < topo_nr_pus(&lab->topo))
 		printf("cpus:     this process may run on %d of the %u PUs (taskset or a cpuset "
-		       "limits it)\n", usable, topo_nr_pus(&lab->topo));
+		       "limits it)\n", lab->usable_cpus, topo_nr_pus(&lab->topo));
 	memlimit_read(&lab->memory);
 	if (lab->memory.source != MEMLIMIT_MEM_AVAILABLE) {
 		char why[200];
@@ -130,7 +171,9 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 		       memlimit_describe(&lab->memory, why, sizeof(why)));
 	}
 	lab->clock_overhead_ns = clock_overhead_ns();
-	printf("timer:    CLOCK_MONOTONIC, resolution %llu ns, %.1f ns per read\n",
+	lab->clock_step_ns = clock_step_ns();
+	printf("timer:    CLOCK_MONOTONIC, smallest step seen %llu ns (clock_getres says %llu ns), "
+	       "%.1f ns per read\n", (unsigned long long)lab->clock_step_ns,
 	       (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
 	// Before measuring: 100 ms idle, so that what /proc/stat counts is other programs.
 	struct busy_meter before;
@@ -292,21 +335,6 @@ void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
 		  compare_format_ratio(r, ratio, sizeof(ratio)), detail);
 }
 
-char *lab_read_line(const char *path, const char *fallback, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	snprintf(buf, len, "%s", fallback);
-	if (f) {
-		if (fgets(buf, (int)len, f))
-			buf[strcspn(buf, "\n")] = '\0';
-		else
-			snprintf(buf, len, "%s", fallback);
-		fclose(f);
-	}
-	return buf;
-}
-
 uint64_t lab_memory_bytes(const struct lab *lab)
 {
 	return lab->memory.bytes == MEMLIMIT_NONE ? 0 : lab->memory.bytes;
@@ -366,7 +394,8 @@ static void manifest_machine(struct report_file *m, const struct lab *lab)
 				  "%llu", (unsigned long long)topo_cache_bytes(&lab->topo, level));
 		report_kv(m, "nr_cpu_kinds", "%u", topo_nr_cpu_kinds(&lab->topo));
 	}
-	report_kv(m, "usable_cpus", "%d", usable_cpus());
+	report_kv(m, "usable_cpus", "%d", lab->usable_cpus);
+	report_kv(m, "emulated", "%s", lab->emulated[0] ? lab->emulated : "no");
 	report_kv(m, "virtual_machine", "%s", lab_in_vm() ? "yes" : "no");
 	report_kv(m, "mem_available_bytes", "%llu",
 		  (unsigned long long)topo_mem_available_bytes());
@@ -377,11 +406,13 @@ static void manifest_machine(struct report_file *m, const struct lab *lab)
 		report_kv(m, "kernel", "%s %s %s", u.sysname, u.release, u.machine);
 	os_name(buf, sizeof(buf));
 	report_kv(m, "os", "%s", buf);
-	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf));
-	report_kv(m, "transparent_hugepages", "%s", buf[0] ? buf : "unknown");
-	read_first_line("/proc/sys/kernel/randomize_va_space", buf, sizeof(buf));
-	report_kv(m, "aslr", "%s", buf[0] ? buf : "unknown");
+	kernel_read_line("/sys/kernel/mm/transparent_hugepage/enabled", "unknown", buf, sizeof(buf));
+	report_kv(m, "transparent_hugepages", "%s", buf);
+	report_kv(m, "aslr", "%s", kernel_read_line("/proc/sys/kernel/randomize_va_space", "unknown",
+						   buf, sizeof(buf)));
 	report_kv(m, "page_size_bytes", "%ld", sysconf(_SC_PAGESIZE));
+	report_kv(m, "huge_page_bytes", "%zu", kernel_huge_page_bytes());
+	report_kv(m, "overcommit_memory", "%d", kernel_overcommit_mode());
 }
 
 static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
@@ -420,7 +451,8 @@ static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
 	else
 		report_kv(m, "pinning", "main thread on PU %u (observed on PU %d)",
 			  lab->binding.pu_requested, lab->binding.pu_observed);
-	report_kv(m, "timer", "CLOCK_MONOTONIC resolution %llu ns, overhead %.1f ns per read",
+	report_kv(m, "timer", "CLOCK_MONOTONIC smallest step %llu ns, resolution %llu ns (clock_getres), "
+		  "overhead %.1f ns per read", (unsigned long long)lab->clock_step_ns,
 		  (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
 	report_kv(m, "quick", "%s", lab->opt.quick ? "yes" : "no");
 	report_kv(m, "samples_per_point", "%u", lab->opt.nr_reps);

@@ -50,6 +50,9 @@ struct lab {
 	struct topo_binding binding;
 	int bind_error;			/* 0, or -errno from topo_bind_thread(); 1: not tried */
 	double clock_overhead_ns;
+	uint64_t clock_step_ns;		/* clock_step_ns(): the smallest step a timing can see */
+	int usable_cpus;		/* sched_getaffinity() at lab_init(), before any pinning */
+	char emulated[160];		/* "" or what runs this program through an emulator */
 	struct report_file verdict;	/* verdict.txt, open from lab_init() to lab_finish() */
 	char command_line[512];
 	struct lab_headline headlines[LAB_MAX_HEADLINES];
@@ -128,12 +131,6 @@ void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
  * limit the kernel kills what touches more.
  */
 uint64_t lab_memory_bytes(const struct lab *lab);
-
-/*
- * The first line of a small system file (/sys/kernel/mm/transparent_hugepage/enabled, a clock
- * source), without its newline, in buf; fallback when it cannot be read. Returns buf.
- */
-char *lab_read_line(const char *path, const char *fallback, char *buf, size_t len);
 
 /* The rounds a comparison runs: --reps (7 by default, 3 with --quick). */
 unsigned lab_rounds(const struct lab *lab);

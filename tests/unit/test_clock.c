@@ -23,6 +23,10 @@ static void test_monotonic(void **state)
 	assert_true(clock_resolution_ns() >= 1);
 	double overhead = clock_overhead_ns();
 	assert_true(overhead > 0 && overhead < 10000);	// tens of ns; 10 us is a broken clock
+	// The smallest step seen: at least the reported resolution, and no coarser than a few
+	// microseconds (a 24 MHz counter steps by 42 ns; a read costs tens of ns).
+	uint64_t step = clock_step_ns();
+	assert_true(step >= clock_resolution_ns() && step < 5000);
 }
 
 // Spins for about arg ns per iteration.
