@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # What this machine can measure, and why not: PAPI, the hardware PMU, VM/container, the
-# perf_event_paranoid level, software events, hwloc topology and binding, gnuplot, THP and ASLR.
+# perf_event_paranoid level, software events, hwloc topology, CPU kinds and binding, gnuplot, page
+# and huge page sizes, THP, overcommit and ASLR.
 # Every problem comes with the command that fixes it. Changes nothing.
 # Usage: scripts/doctor.sh
 set -uo pipefail
@@ -88,6 +89,15 @@ fi
 section "Topology and placement (hwloc)"
 if have lstopo-no-graphics; then
 	info "$(lstopo-no-graphics --version 2>/dev/null)"
+	# Hybrid CPUs (performance and efficiency cores, big.LITTLE): hwloc's CPU kinds.
+	kinds=$(lstopo-no-graphics --cpukinds 2>/dev/null | grep -c '^CPU kind' || true)
+	if [ "${kinds:-0}" -gt 1 ]; then
+		warn "$kinds kinds of cores (a hybrid CPU): a lab's numbers depend on the kind it runs on, and its machine line may show the other kind's caches" \
+		     "run a lab on one kind: taskset -c <that kind's CPUs, listed below> make lab-N"
+		lstopo-no-graphics --cpukinds 2>/dev/null | sed 's/^/        /'
+	else
+		ok "one kind of core: every PU has the same caches and speed"
+	fi
 	lstopo-no-graphics --no-io --of console 2>/dev/null | sed 's/^/        /' | head -n 24
 	if have hwloc-bind && hwloc-bind pu:0 -- true 2>/dev/null; then
 		ok "threads can be bound to a PU (hwloc-bind pu:0 works)"
@@ -113,8 +123,24 @@ else
 fi
 
 section "Memory settings"
-thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)
-info "transparent huge pages: $thp (the bracketed mode is active; labs 1 and 9 report it)"
+page=$(getconf PAGESIZE)
+huge=$(cat /sys/kernel/mm/transparent_hugepage/hpage_pmd_size 2>/dev/null || echo $((page * page / 8)))
+info "page size $((page / 1024)) KiB, huge page $((huge / 1024 / 1024)) MiB ($((huge / page)) pages): labs 1, 9 and 10 use both"
+[ "$page" -eq 4096 ] || info "pages are not 4 KiB here: the labs read the page size, so figures per page and per fault differ from x86-64's"
+thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo "unknown (no THP in this kernel)")
+case "$thp" in
+*"[always]"*) info "transparent huge pages: $thp: any aligned $((huge / 1024 / 1024)) MiB of a mapping may become one huge page, so lab 1's large sizes and lab 2's stack growth take fewer faults (they say so)" ;;
+*"[madvise]"*) ok "transparent huge pages: $thp: only where a program asks (labs 9 and 10 do)" ;;
+*"[never]"*) info "transparent huge pages: $thp: labs 9 and 10's huge-page comparisons are not shown" ;;
+*) info "transparent huge pages: $thp: labs 9 and 10's huge-page comparisons are not shown" ;;
+esac
+overcommit=$(cat /proc/sys/vm/overcommit_memory 2>/dev/null || echo unknown)
+case "$overcommit" in
+0) ok "vm.overcommit_memory=0 (heuristic): large reservations are granted, pages come at first touch" ;;
+1) info "vm.overcommit_memory=1 (always): every reservation is granted" ;;
+2) info "vm.overcommit_memory=2 (strict): every private mapping is committed when made, thread stacks too: lab 3's large malloc can really fail, lab 8's 500 threads may be refused, lab 11's huge reservation is refused (each says so)" ;;
+*) info "vm.overcommit_memory cannot be read" ;;
+esac
 aslr=$(cat /proc/sys/kernel/randomize_va_space 2>/dev/null || echo unknown)
 case "$aslr" in
 2) ok "ASLR on (randomize_va_space=2): addresses change from run to run" ;;

@@ -63,6 +63,26 @@ find_optional() {
 	want_optional slurmctld have_cmd slurmctld
 	want_optional slurmd have_cmd slurmd
 	want_optional slurm-client have_cmd sbatch
+	want_arm64_cross
+}
+# The labs cross-compiled for arm64 and run under qemu-aarch64 (tests/e2e/arm64_emulated.sh): on
+# an amd64 Debian or Ubuntu, the cross compiler, qemu-user, and PAPI and hwloc for arm64 through
+# multiarch (which adds arm64 to dpkg's architectures). One entry, "arm64-cross", installed below.
+have_arm64_cross() {
+	have_cmd aarch64-linux-gnu-gcc && have_cmd qemu-aarch64 &&
+		[ -f /usr/lib/aarch64-linux-gnu/pkgconfig/papi.pc ] &&
+		[ -f /usr/lib/aarch64-linux-gnu/pkgconfig/hwloc.pc ]
+}
+want_arm64_cross() {
+	[ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] || return 0
+	have_arm64_cross || optional+=(arm64-cross)
+}
+install_arm64_cross() {
+	dpkg --print-foreign-architectures | grep -qx arm64 || {
+		"${as_root[@]}" dpkg --add-architecture arm64 && "${as_root[@]}" apt-get update -q
+	} || return 1
+	"${as_root[@]}" apt-get install -y -q --no-install-recommends gcc-aarch64-linux-gnu qemu-user \
+		libpapi-dev:arm64 libhwloc-dev:arm64
 }
 find_optional
 
@@ -97,12 +117,22 @@ if have_cmd apt-get; then
 	"${as_root[@]}" apt-get update -q
 	find_optional	# again: before 'apt-get update' a fresh machine's package lists may be empty
 	# What will come down the wire, before it does: apt's own list of what is not yet here.
-	apt-get install -qq --print-uris --no-install-recommends "${pkgs[@]}" "${optional[@]}" 2>/dev/null |
+	packages=()
+	for p in "${optional[@]}"; do [ "$p" = arm64-cross ] || packages+=("$p"); done
+	apt-get install -qq --print-uris --no-install-recommends "${pkgs[@]}" "${packages[@]}" 2>/dev/null |
 		awk '{ n++; bytes += $3 } END { printf "deps: will download %d packages, %.1f MB\n", n, bytes / 1e6 }'
 	echo "deps: will install: ${pkgs[*]} ${optional[*]}"
+	[ "${#packages[@]}" -eq "${#optional[@]}" ] ||
+		echo "deps: arm64-cross: the aarch64 cross compiler, qemu-user and arm64 PAPI and hwloc" \
+			"(about 80 MB more; adds arm64 to dpkg's architectures)"
 	"${as_root[@]}" apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 	# The optional extras, one by one: one that fails to install does not stop the rest.
 	for p in "${optional[@]}"; do
+		if [ "$p" = arm64-cross ]; then
+			install_arm64_cross ||
+				echo "deps: the arm64 cross tools could not be installed (the arm64 test is skipped)"
+			continue
+		fi
 		"${as_root[@]}" apt-get install -y -q --no-install-recommends "$p" ||
 			echo "deps: optional $p could not be installed (the labs say what they skip)"
 	done

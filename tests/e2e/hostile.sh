@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The hostile-environment matrix: every lab (found by itself), in quick mode, on machines we never
 # see: counters blocked by a seccomp filter or by perf_event_paranoid=3, one CPU, a cpuset hiding
-# CPUs, no gnuplot, a missing or full results directory, small RLIMIT_AS and RLIMIT_NOFILE, an
+# CPUs, no gnuplot, a missing or full results directory, small RLIMIT_AS and RLIMIT_NOFILE, unusual
+# kernels (THP always, 64 KiB pages' huge pages, strict overcommit, an unlimited stack), an
 # ordinary user. Each case checks the exit status, the one-line explanation, and that what could be
 # measured was written. (Read-only --out, SIGINT and SIGTERM are in lab_contract.sh.)
 set -uo pipefail
@@ -159,6 +160,52 @@ for lab in "${labs[@]}"; do
 	run_case rlimit-nofile "$lab" bash -c 'ulimit -n 16 && exec "$@"' limit
 	expect_ok rlimit-nofile "$lab" "RLIMIT_NOFILE of 16"
 done
+
+# --- unusual kernels ------------------------------------------------------------------------------------
+# Settings this machine does not have, shown to the labs through LABS_KERNEL_ROOT (a fake /sys and
+# /proc for what common/kernel.c reads) without changing the machine for anyone else; and an
+# unlimited stack through ulimit. Each: every lab exits 0 and writes its files; the labs that
+# depend on the setting say so.
+fake_kernel() {	# DIR THP_LINE HUGE_BYTES OVERCOMMIT
+	mkdir -p "$1/sys/kernel/mm/transparent_hugepage" "$1/proc/sys/vm"
+	echo "$2" >"$1/sys/kernel/mm/transparent_hugepage/enabled"
+	echo "always defer defer+madvise [madvise] never" >"$1/sys/kernel/mm/transparent_hugepage/defrag"
+	echo "$3" >"$1/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
+	echo "$4" >"$1/proc/sys/vm/overcommit_memory"
+}
+fake_kernel "$scratch/thp-always" "[always] madvise never" 2097152 0
+fake_kernel "$scratch/pages-64k" "always [madvise] never" 536870912 0
+fake_kernel "$scratch/strict" "always [madvise] never" 2097152 2
+for lab in "${labs[@]}"; do
+	name=$(basename "$lab")
+	for kernel in thp-always pages-64k strict; do
+		run_case "$kernel" "$lab" env LABS_KERNEL_ROOT="$scratch/$kernel"
+		expect_ok "$kernel" "$lab" "kernel setting $kernel"
+	done
+	check "THP always: $name's manifest says so" \
+		grep -q '^transparent_hugepages: \[always\]' "$scratch/thp-always/$name/manifest.txt"
+	check "strict overcommit: $name's manifest says so" \
+		grep -q '^overcommit_memory: 2$' "$scratch/strict/$name/manifest.txt"
+	check "64 KiB pages' huge pages: $name's manifest has 512 MiB" \
+		grep -q '^huge_page_bytes: 536870912$' "$scratch/pages-64k/$name/manifest.txt"
+	run_case stack-unlimited "$lab" bash -c 'ulimit -s unlimited && exec "$@"' limit
+	expect_ok stack-unlimited "$lab" "RLIMIT_STACK unlimited"
+done
+check "THP always: Lab 1 says mappings of 2 MiB and more may get huge pages" \
+	grep -q "^note: transparent huge pages are 'always' here: mappings of 2 MiB and more" \
+	"$scratch/thp-always/01-stack-vs-heap.out"
+check "huge pages of 512 MiB: Lab 9 predicts 131072 pages per fault" \
+	grep -q "a huge page maps 131072 pages per fault" "$scratch/pages-64k/09-page-faults.out"
+check "... and says the sizes it measures hold no whole huge page" \
+	grep -q "one fault maps a whole huge page' not shown: .*huge pages of 512 MiB.*holds no whole huge page" \
+	"$scratch/pages-64k/09-page-faults.out"
+check "strict overcommit: Lab 3's verdict names it" \
+	grep -q "vm.overcommit_memory=2: strict" "$scratch/strict/03-fragmentation.out"
+check "strict overcommit: Lab 8 explains what it does to thread stacks" \
+	grep -q "^note: vm.overcommit_memory is 2 (strict) here: each thread's whole stack is committed" \
+	"$scratch/strict/08-context-switch.out"
+check "RLIMIT_STACK unlimited: Lab 2 still runs its limited-stack children" \
+	grep -q '^limit,rlimit_stack,.*,sigsegv_caught$' "$scratch/stack-unlimited/02-recursion-depth/data.csv"
 
 # --- an ordinary user ----------------------------------------------------------------------------------
 if [ "$(id -u)" -ne 0 ]; then

@@ -17,6 +17,11 @@ done
 check "doctor ends with a summary line" grep -q '^doctor: ' "$scratch/doctor"
 check "every doctor warning comes with a fix" \
 	awk '/^  warn / { w++ } /^        fix: / { f++ } END { exit !(w == f) }' "$scratch/doctor"
+check "doctor names the page and huge page sizes as this machine has them" \
+	grep -q "page size $(($(getconf PAGESIZE) / 1024)) KiB, huge page [0-9]* MiB" "$scratch/doctor"
+check "doctor names the THP and overcommit modes" \
+	bash -c "grep -q 'transparent huge pages: ' '$scratch/doctor' && grep -q 'vm.overcommit_memory=' '$scratch/doctor'"
+check "doctor says how many kinds of cores there are" grep -q 'kind of core\|kinds of cores' "$scratch/doctor"
 # The doctor's claim about kernel-mode counting must match what PAPI does for this user.
 if grep -q '^perf::CONTEXT-SWITCHES.* : ' <<<"$(papi_command_line perf::CONTEXT-SWITCHES:u=1:k=1 2>/dev/null)"; then
 	check "doctor says kernel-mode events count (they do)" grep -q 'kernel-mode software events (context switches) count' "$scratch/doctor"
