@@ -371,13 +371,14 @@ static void predict(const struct run *run)
 
 	lab_prediction("a random chase costs about 1 ns per load while it fits the L1d (%s), a few "
 		       "ns in the L2 (%s), 10-20 ns in the L3 (%s), and 60-120 ns from memory on huge "
-		       "pages (more in a VM, and more on 4 KiB pages, which add a page walk); each "
+		       "pages (more in a VM, and more on base pages, which add a page walk); each "
 		       "step falls where hwloc says the level ends",
 		       cli_format_size(run->cache[1], a, sizeof(a)),
 		       cli_format_size(run->cache[2], b, sizeof(b)),
 		       cli_format_size(run->cache[3], c, sizeof(c)));
 	lab_prediction("in address order the prefetcher fetches ahead: the steps nearly vanish; one "
-		       "load per 4 KiB page also misses the TLB, which huge pages avoid");
+		       "load per base page (%u bytes here) also misses the TLB, which huge pages avoid",
+		       run->page);
 }
 
 // ---- report -------------------------------------------------------------------------------------
@@ -419,8 +420,8 @@ static void print_tables(const struct run *run)
 
 	printf("\nns per load (median of %u samples; cycles where counted; %s) by working-set size\n",
 	       run->lab.opt.nr_reps, STATS_NOISY_LEGEND);
-	printf("  %10s %10s %10s %8s %14s %12s %12s %10s\n", "size", "random", "4K pages", "cycles",
-	       "address order", "TLB 4 KiB", "TLB huge", "read GB/s");
+	printf("  %10s %10s %10s %8s %14s %12s %12s %10s\n", "size", "random", "base pages", "cycles",
+	       "address order", "TLB base", "TLB huge", "read GB/s");
 	for (size_t i = 0; i < run->nr_sizes; i++) {
 		uint64_t s = run->sizes[i];
 		const struct point *r = find(run, LATENCY, s, 0), *q = find(run, SEQUENTIAL, s, 0);
@@ -439,9 +440,9 @@ static void print_tables(const struct run *run)
 		       t4 ? t4->ns_per_load : NAN, noisy(t4), th ? th->ns_per_load : NAN, noisy(th),
 		       bw ? bw->gb_per_s : NAN, mark);
 	}
-	printf("  (random: a chase on huge pages where the kernel gives them, 4K pages: the same on "
-	       "4 KiB pages;\n   <- : the largest size that fits the cache hwloc reports; TLB columns: "
-	       "one load per page)\n");
+	printf("  (random: a chase on huge pages where the kernel gives them, base pages: the same on "
+	       "%u-byte pages;\n   <- : the largest size that fits the cache hwloc reports; TLB "
+	       "columns: one load per page)\n", run->page);
 }
 
 // Where the latency climbs to memory: the smallest size whose random-chase latency is at least
@@ -547,7 +548,7 @@ static void verdicts(struct run *run)
 				l3_agrees, n3, sizeof(n3)),
 		    cli_format_size(largest, a, sizeof(a)), mem->ns_per_load,
 		    isnan(mem->huge_bytes) || mem->huge_bytes >= 0.5 * (double)largest ? ""
-		    : " (on 4 KiB pages: the kernel gave no huge pages, so this includes page walks)");
+		    : " (on base pages: the kernel gave no huge pages, so this includes page walks)");
 	char bimodal_sizes[256] = "";
 	size_t used = 0;
 	for (size_t i = 0; i < run->nr_sizes; i++)
@@ -758,7 +759,7 @@ int main(int argc, char **argv)
 	const struct cli_lab info = {
 		.name = "10-memory-hierarchy",
 		.summary = "Measures load latency by working-set size with a random pointer chase, the "
-			   "prefetcher, the TLB with 4 KiB and huge pages, read bandwidth, and a memory "
+			   "prefetcher, the TLB with base and huge pages, read bandwidth, and a memory "
 			   "mountain; compares the steps with hwloc's cache sizes.",
 		.options_help = "  --max-size SIZE    largest working set (default 4x the last-level "
 				"cache, at least 64M; quick 16M)\n",
