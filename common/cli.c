@@ -14,7 +14,7 @@
 #include "report.h"
 
 enum { OPT_REPS = 'r', OPT_OUT = 'o', OPT_QUICK = 'q', OPT_HELP = 'h', OPT_VERSION = 'V',
-       OPT_PRINT_OUT_DIR = 200 };
+       OPT_PRINT_OUT_DIR = 200, OPT_CPU_KIND };
 
 #define MAX_REPS 1000
 
@@ -151,6 +151,8 @@ static void print_help(const struct cli_lab *lab)
 	       "                     (default results/<machine>/%s; MACHINE=name sets <machine>,\n"
 	       "                     RESULTS=dir another directory in place of results/)\n"
 	       "  --print-out-dir    print that directory and exit (for scripts)\n"
+	       "  --cpu-kind K       on a hybrid CPU, run on kind K (0, 1 ...: 'make doctor' lists\n"
+	       "                     them; default: the largest cores)\n"
 	       "  --help, --version\n", MAX_REPS, lab->name);
 	if (lab->options_help)
 		printf("\n%s options:\n%s", lab->name, lab->options_help);
@@ -171,6 +173,7 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 		{ "reps", required_argument, NULL, OPT_REPS },
 		{ "out", required_argument, NULL, OPT_OUT },
 		{ "print-out-dir", no_argument, NULL, OPT_PRINT_OUT_DIR },
+		{ "cpu-kind", required_argument, NULL, OPT_CPU_KIND },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 	};
@@ -186,7 +189,7 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 		all[n++] = *o;
 	memset(&all[n], 0, sizeof(all[n]));
 
-	*common = (struct cli_common){ .nr_reps = 7, .min_sample_ns = 10000000 };
+	*common = (struct cli_common){ .nr_reps = 7, .min_sample_ns = 10000000, .cpu_kind = -1 };
 	opterr = 0;	// we print our own one-line errors
 	optind = 1;
 	for (;;) {
@@ -216,6 +219,12 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 			break;
 		case OPT_PRINT_OUT_DIR:
 			common->print_out_dir = true;
+			break;
+		case OPT_CPU_KIND:
+			// How many kinds there are is known once the topology is loaded (lab_init).
+			if (cli_arg_u64("--cpu-kind", optarg, 0, 63, &v) < 0)
+				return bad_usage();
+			common->cpu_kind = (int)v;
 			break;
 		case OPT_HELP:
 			print_help(lab);

@@ -98,6 +98,55 @@ static void detect_emulation(char *buf, size_t len)
 			 "(qemu-user?)", built, host);
 }
 
+// Where this run lives: on a hybrid CPU a PU of one kind (the largest cores unless --cpu-kind
+// says otherwise), and only that kind's PUs for the workers, so that the caches described, the PU
+// pinned to and the threads placed all belong to one kind; elsewhere the PU it started on.
+// Returns the kind asked for, or -1 on a machine with one kind.
+static int choose_home(struct lab *lab)
+{
+	unsigned kinds = topo_nr_cpu_kinds(&lab->topo);
+	int wanted = lab->opt.cpu_kind;
+
+	lab->home_pu = topo_current_pu(&lab->topo);
+	lab->cpu_kind = -1;
+	if (wanted >= 0 && (unsigned)wanted >= (kinds > 1 ? kinds : 1))
+		die_usage("--cpu-kind %d: this machine has %u kind%s of core (0%s)", wanted,
+			  kinds > 1 ? kinds : 1, kinds > 1 ? "s" : "", kinds > 1 ? " and up" : " only");
+	if (kinds < 2)
+		return -1;
+	int kind = wanted >= 0 ? wanted : topo_biggest_kind(&lab->topo);
+	int pu = topo_first_pu_of_kind(&lab->topo, kind, lab->allowed_pus);
+	if (pu >= 0) {
+		hwloc_bitmap_t set = topo_kind_cpuset(&lab->topo, kind);
+
+		lab->home_pu = pu;
+		lab->cpu_kind = kind;
+		if (set && lab->allowed_pus) {
+			hwloc_bitmap_and(lab->allowed_pus, lab->allowed_pus, set);
+			lab->nr_allowed_pus = (unsigned)hwloc_bitmap_weight(lab->allowed_pus);
+		}
+		hwloc_bitmap_free(set);
+	}
+	topo_set_home_pu(&lab->topo, lab->home_pu);
+	return kind;
+}
+
+static void print_home(const struct lab *lab, int kind)
+{
+	char what[64];
+
+	if (kind < 0)
+		return;
+	topo_kind_describe(&lab->topo, kind, what, sizeof(what));
+	if (lab->cpu_kind < 0)
+		printf("cpu kind: no PU of kind %d (%s) may be used here (a cpuset?): running where it "
+		       "started, PU %d, and describing its caches\n", kind, what, lab->home_pu);
+	else
+		printf("cpu kind: kind %d of %u (%s), %u usable PUs of it; the caches above are this "
+		       "kind's; --cpu-kind chooses another\n", kind, topo_nr_cpu_kinds(&lab->topo),
+		       what, lab->nr_allowed_pus);
+}
+
 bool lab_in_vm(void)
 {
 	FILE *f = fopen("/proc/cpuinfo", "r");
@@ -119,6 +168,7 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	memset(lab, 0, sizeof(*lab));
 	lab->info = info;
 	lab->bind_error = 1;
+	lab->home_pu = lab->cpu_kind = -1;
 	switch (cli_parse(argc, argv, info, &lab->opt)) {
 	case CLI_RUN:
 		break;
@@ -141,18 +191,21 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	report_machine_id(lab->machine_id, sizeof(lab->machine_id));
 
 	printf("== %s ==\n", title);
+	int kind = -1;
 	err = topo_init(&lab->topo);
 	lab->have_topo = err == 0;
 	if (lab->have_topo) {
-		topo_describe(&lab->topo, lab->machine_line, sizeof(lab->machine_line));
 		lab->allowed_pus = topo_allowed_pus(&lab->topo);
 		lab->nr_allowed_pus = lab->allowed_pus ? (unsigned)hwloc_bitmap_weight(lab->allowed_pus)
 						       : 0;
+		kind = choose_home(lab);
+		topo_describe(&lab->topo, lab->machine_line, sizeof(lab->machine_line));
 	}
 	else
 		snprintf(lab->machine_line, sizeof(lab->machine_line),
 			 "unknown (hwloc could not load the topology: %s)", strerror(-err));
 	printf("machine:  %s%s\n", lab->machine_line, lab_in_vm() ? " | virtual machine" : "");
+	print_home(lab, kind);
 	detect_emulation(lab->emulated, sizeof(lab->emulated));
 	if (lab->emulated[0])
 		printf("emulated: %s: timings are the emulator's, and the machine line, caches and "
@@ -194,7 +247,7 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 
 void lab_pin_here(struct lab *lab)
 {
-	int pu = lab->have_topo ? topo_current_pu(&lab->topo) : -1;
+	int pu = lab->have_topo ? lab->home_pu : -1;
 
 	if (pu < 0) {
 		lab->bind_error = -ENOSYS;
@@ -395,6 +448,14 @@ static void manifest_machine(struct report_file *m, const struct lab *lab)
 		report_kv(m, "nr_cpu_kinds", "%u", topo_nr_cpu_kinds(&lab->topo));
 	}
 	report_kv(m, "usable_cpus", "%d", lab->usable_cpus);
+	if (lab->cpu_kind >= 0) {
+		char what[64];
+
+		report_kv(m, "cpu_kind", "%d of %u (%s)", lab->cpu_kind, topo_nr_cpu_kinds(&lab->topo),
+			  topo_kind_describe(&lab->topo, lab->cpu_kind, what, sizeof(what)));
+	} else {
+		report_kv(m, "cpu_kind", "one kind of core");
+	}
 	report_kv(m, "emulated", "%s", lab->emulated[0] ? lab->emulated : "no");
 	report_kv(m, "virtual_machine", "%s", lab_in_vm() ? "yes" : "no");
 	report_kv(m, "mem_available_bytes", "%llu",

@@ -45,8 +45,11 @@ struct lab {
 	bool have_topo;			/* false if hwloc could not load the topology */
 	char machine_id[REPORT_MACHINE_ID_MAX];
 	char machine_line[512];		/* topo_describe() */
-	hwloc_bitmap_t allowed_pus;	/* the PUs this process may use, read before any pinning */
+	hwloc_bitmap_t allowed_pus;	/* the PUs this process may use, read before any pinning;
+					   on a hybrid CPU only those of the kind it runs on */
 	unsigned nr_allowed_pus;
+	int home_pu;			/* the PU lab_pin_here() pins to, whose caches are described */
+	int cpu_kind;			/* hwloc's CPU kind of home_pu on a hybrid CPU, else -1 */
 	struct topo_binding binding;
 	int bind_error;			/* 0, or -errno from topo_bind_thread(); 1: not tried */
 	double clock_overhead_ns;

@@ -13,6 +13,7 @@
 
 static int load(struct topo *t, const char *synthetic)
 {
+	t->home_pu = -1;
 	if (hwloc_topology_init(&t->topology) != 0)
 		return -errno ? -errno : -ENOMEM;
 	if (synthetic && hwloc_topology_set_synthetic(t->topology, synthetic) != 0) {
@@ -80,7 +81,8 @@ unsigned topo_nr_numa_nodes(const struct topo *t)
 	return n ? n : 1;
 }
 
-static hwloc_obj_t first_cache(const struct topo *t, unsigned level)
+// The data or unified cache of a level above the home PU, or the first one hwloc lists.
+static hwloc_obj_t home_cache(const struct topo *t, unsigned level)
 {
 	static const hwloc_obj_type_t types[] = {
 		HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L2CACHE, HWLOC_OBJ_L3CACHE, HWLOC_OBJ_L4CACHE,
@@ -89,19 +91,29 @@ static hwloc_obj_t first_cache(const struct topo *t, unsigned level)
 
 	if (level < 1 || level > 5)
 		return NULL;
+	hwloc_obj_t pu = t->home_pu >= 0 ? hwloc_get_pu_obj_by_os_index(t->topology,
+									 (unsigned)t->home_pu)
+					 : NULL;
+	if (pu)
+		return hwloc_get_ancestor_obj_by_type(t->topology, types[level - 1], pu);
 	return hwloc_get_obj_by_type(t->topology, types[level - 1], 0);
 }
 
 uint64_t topo_cache_bytes(const struct topo *t, unsigned level)
 {
-	hwloc_obj_t cache = first_cache(t, level);
+	hwloc_obj_t cache = home_cache(t, level);
 
 	return cache ? cache->attr->cache.size : 0;
 }
 
+void topo_set_home_pu(struct topo *t, int pu)
+{
+	t->home_pu = pu >= 0 && hwloc_get_pu_obj_by_os_index(t->topology, (unsigned)pu) ? pu : -1;
+}
+
 unsigned topo_line_bytes(const struct topo *t)
 {
-	hwloc_obj_t l1 = first_cache(t, 1);
+	hwloc_obj_t l1 = home_cache(t, 1);
 
 	if (l1 && l1->attr->cache.linesize > 0)
 		return l1->attr->cache.linesize;
@@ -114,6 +126,78 @@ unsigned topo_nr_cpu_kinds(const struct topo *t)
 	int n = hwloc_cpukinds_get_nr(t->topology, 0);
 
 	return n > 0 ? (unsigned)n : 0;
+}
+
+int topo_pu_kind(const struct topo *t, unsigned pu)
+{
+	hwloc_obj_t obj = hwloc_get_pu_obj_by_os_index(t->topology, pu);
+
+	if (!obj || topo_nr_cpu_kinds(t) == 0)
+		return -1;
+	return hwloc_cpukinds_get_by_cpuset(t->topology, obj->cpuset, 0);
+}
+
+static int kind_efficiency(const struct topo *t, int kind)
+{
+	int efficiency = -1;
+
+	if (hwloc_cpukinds_get_info(t->topology, (unsigned)kind, NULL, &efficiency, NULL, NULL, 0))
+		return -1;
+	return efficiency;
+}
+
+int topo_biggest_kind(const struct topo *t)
+{
+	int kinds = (int)topo_nr_cpu_kinds(t), best = kinds - 1;
+
+	for (int k = 0; k < kinds; k++)
+		if (kind_efficiency(t, k) > kind_efficiency(t, best))
+			best = k;
+	return best;
+}
+
+hwloc_bitmap_t topo_kind_cpuset(const struct topo *t, int kind)
+{
+	hwloc_bitmap_t set = hwloc_bitmap_alloc();
+
+	if (set && (kind < 0 ||
+		    hwloc_cpukinds_get_info(t->topology, (unsigned)kind, set, NULL, NULL, NULL, 0))) {
+		hwloc_bitmap_free(set);
+		return NULL;
+	}
+	return set;
+}
+
+int topo_first_pu_of_kind(const struct topo *t, int kind, hwloc_const_bitmap_t allowed)
+{
+	hwloc_bitmap_t set = topo_kind_cpuset(t, kind);
+	int pu;
+
+	if (!set)
+		return -1;
+	if (allowed)
+		hwloc_bitmap_and(set, set, allowed);
+	pu = hwloc_bitmap_first(set);
+	hwloc_bitmap_free(set);
+	return pu;
+}
+
+const char *topo_kind_describe(const struct topo *t, int kind, char *buf, size_t len)
+{
+	unsigned nr_infos = 0;
+	struct hwloc_info_s *infos = NULL;
+	int efficiency = -1;
+	const char *type = "a kind of core";
+
+	snprintf(buf, len, "unknown kind");
+	if (kind < 0 || hwloc_cpukinds_get_info(t->topology, (unsigned)kind, NULL, &efficiency,
+						&nr_infos, &infos, 0))
+		return buf;
+	for (unsigned i = 0; i < nr_infos; i++)
+		if (!strcmp(infos[i].name, "CoreType"))
+			type = infos[i].value;
+	snprintf(buf, len, "%s, efficiency %d", type, efficiency);
+	return buf;
 }
 
 const char *topo_cpu_model(const struct topo *t)

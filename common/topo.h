@@ -14,6 +14,7 @@
 
 struct topo {
 	hwloc_topology_t topology;
+	int home_pu;	/* the PU whose caches describe this run; -1: none chosen (the first caches) */
 };
 
 /* Loads this machine's topology (only the PUs this process may use). Returns 0 or -errno. */
@@ -27,13 +28,37 @@ unsigned topo_nr_cores(const struct topo *t);
 unsigned topo_nr_packages(const struct topo *t);
 unsigned topo_nr_numa_nodes(const struct topo *t);
 
-/* Size in bytes of the first data (or unified) cache at level 1-5, or 0 if there is none. */
+/*
+ * Size in bytes of the data (or unified) cache at level 1-5 above the home PU (topo_set_home_pu),
+ * or of the first one hwloc lists when none is set; 0 if there is none. On a hybrid CPU the
+ * first one may be another kind of core's: an E-core cluster's L2, or an A55's on an RK3588.
+ */
 uint64_t topo_cache_bytes(const struct topo *t, unsigned level);
 /* The cache line size: L1d's from hwloc, else sysconf's, else 64. Never 0. */
 unsigned topo_line_bytes(const struct topo *t);
 
 /* Number of CPU kinds (1 on a homogeneous CPU, 2+ on hybrid parts; 0 if hwloc does not know). */
 unsigned topo_nr_cpu_kinds(const struct topo *t);
+
+/* The CPU kind (hwloc's index) a PU belongs to, or -1 when hwloc knows no kinds. */
+int topo_pu_kind(const struct topo *t, unsigned pu);
+
+/* The kind of the largest cores: the highest efficiency value, which hwloc defines as the greatest
+ * intrinsic performance (P-cores, Cortex-A76 beside A55); the last kind where hwloc cannot rank
+ * them; -1 when it knows no kinds. */
+int topo_biggest_kind(const struct topo *t);
+
+/* The first PU of a kind among allowed (NULL: any PU), or -1. */
+int topo_first_pu_of_kind(const struct topo *t, int kind, hwloc_const_bitmap_t allowed);
+
+/* The PUs of a kind, newly allocated (hwloc_bitmap_free it), or NULL. */
+hwloc_bitmap_t topo_kind_cpuset(const struct topo *t, int kind);
+
+/* "IntelCore, efficiency 1" for a kind (its CoreType where hwloc has one). Returns buf. */
+const char *topo_kind_describe(const struct topo *t, int kind, char *buf, size_t len);
+
+/* From now on, caches and the line size are the ones above this PU; -1: the first ones again. */
+void topo_set_home_pu(struct topo *t, int pu);
 
 /* The CPU model string hwloc found ("unknown CPU" if none). */
 const char *topo_cpu_model(const struct topo *t);

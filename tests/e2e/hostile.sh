@@ -110,6 +110,28 @@ for lab in "${labs[@]}"; do
 done
 [ "$nr_cpus" -gt 1 ] || skip "a cpuset hiding CPUs" "this machine has one CPU: nothing to hide"
 
+# A hybrid CPU (P-cores and E-cores), shown to hwloc as an XML topology whose P-cores include PUs 0
+# and 1: the lab runs on the largest kind, pins there and describes that kind's caches; a kind with
+# no usable PU is said so; a kind that does not exist is a usage error.
+hybrid=(env HWLOC_XMLFILE="$root/tests/tools/hybrid-topology.xml" HWLOC_THISSYSTEM=1)
+for lab in "${labs[@]}"; do
+	name=$(basename "$lab")
+	run_case hybrid "$lab" "${hybrid[@]}"
+	expect_ok hybrid "$lab" "a hybrid CPU"
+	check "a hybrid CPU: $name runs on the P-cores and says so" \
+		grep -q '^cpu kind: kind 1 of 2 (P-core, efficiency 1), .* the caches above are this kind.s' "$scratch/hybrid/$name.out"
+	check "a hybrid CPU: $name describes the P-cores' caches (L1d 48 KiB, L2 1.2 MiB)" \
+		grep -q '^machine: .*L1d 48 KiB, L2 1.2 MiB' "$scratch/hybrid/$name.out"
+	check "a hybrid CPU: $name's manifest names the kind" \
+		grep -q '^cpu_kind: 1 of 2 (P-core, efficiency 1)$' "$scratch/hybrid/$name/manifest.txt"
+done
+"${hybrid[@]}" timeout 300 "$(lab_binary labs/01-stack-vs-heap)" --cpu-kind 0 --quick \
+	--out "$scratch/hybrid-e" >"$scratch/hybrid-e.out" 2>&1
+st=$?
+check "a hybrid CPU, --cpu-kind 0 with no usable E-core: says so and runs (status $st)" \
+	bash -c "[ $st -eq 0 ] && grep -q '^cpu kind: no PU of kind 0 (E-core, efficiency 0) may be used here' '$scratch/hybrid-e.out'"
+check_bad_args "$(lab_binary labs/01-stack-vs-heap)" "--cpu-kind 2" "--cpu-kind -1" "--cpu-kind x"
+
 # --- no gnuplot: the whole pipeline, as make lab-N runs it ----------------------------------------
 nognuplot=$(path_without gnuplot)
 for lab in "${labs[@]}"; do

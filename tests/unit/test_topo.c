@@ -114,6 +114,41 @@ static void test_hybrid_like(void **state)
 	topo_release(&t);
 }
 
+// On a hybrid part the caches that matter are the ones above the PU a lab runs on: the P-cores'
+// private L2 (1.25 MiB here) or the E-core cluster's shared one (2 MiB), never just the first
+// one hwloc lists. The largest kind is the P-cores (the higher efficiency value).
+static void test_hybrid_home_caches(void **state)
+{
+	(void)state;
+	struct topo t;
+	char kind[64];
+
+	load_hybrid(&t);
+	hwloc_obj_t l2 = NULL;
+	while ((l2 = hwloc_get_next_obj_by_type(t.topology, HWLOC_OBJ_L2CACHE, l2)))
+		l2->attr->cache.size = hwloc_bitmap_weight(l2->cpuset) == 4 ? 2u << 20 : 1280u << 10;
+	int big = topo_biggest_kind(&t);
+	assert_int_equal(topo_pu_kind(&t, 0), big);
+	assert_int_not_equal(topo_pu_kind(&t, 16), big);
+	assert_int_equal(topo_first_pu_of_kind(&t, big, NULL), 0);
+	assert_non_null(strstr(topo_kind_describe(&t, big, kind, sizeof(kind)), "P-core, efficiency 1"));
+	// A cpuset that leaves only the second P-core of that kind.
+	hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
+	hwloc_bitmap_set(allowed, 9);
+	hwloc_bitmap_set(allowed, 16);
+	assert_int_equal(topo_first_pu_of_kind(&t, big, allowed), 9);
+	assert_int_equal(topo_first_pu_of_kind(&t, topo_pu_kind(&t, 16), allowed), 16);
+	hwloc_bitmap_free(allowed);
+
+	topo_set_home_pu(&t, 16);
+	assert_int_equal(topo_cache_bytes(&t, 2), 2u << 20);
+	topo_set_home_pu(&t, 8);
+	assert_int_equal(topo_cache_bytes(&t, 2), 1280u << 10);
+	topo_set_home_pu(&t, 99);	// no such PU: back to the first caches
+	assert_int_equal(t.home_pu, -1);
+	topo_release(&t);
+}
+
 static void test_allowed_pus(void **state)
 {
 	(void)state;
@@ -204,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_smt_machine),
 		cmocka_unit_test(test_two_packages),
 		cmocka_unit_test(test_hybrid_like),
+		cmocka_unit_test(test_hybrid_home_caches),
 		cmocka_unit_test(test_allowed_pus),
 		cmocka_unit_test(test_names_and_defaults),
 		cmocka_unit_test(test_this_machine),
