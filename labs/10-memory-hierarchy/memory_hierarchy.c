@@ -574,6 +574,18 @@ static void verdicts(struct run *run)
 			  COMPARE_HOLDS, (double)step, NAN, NAN, "bytes",
 			  "the climb comes at %s, where hwloc's last-level cache (%s) is outgrown",
 			  cli_format_size(step, a, sizeof(a)), cli_format_size(llc, b, sizeof(b)));
+	} else if (step >= llc / 4 && step < llc / 2) {
+		// A band, not a line: in a VM the share of the host's last-level cache a guest gets
+		// moves with the other guests' load, so the climb lands between a quarter and half of
+		// it in one run and past half in the next. Judged only outside the band.
+		lab_judge(&run->lab, "memory_latency_past_llc",
+			  "latency climbs to memory's once the last-level cache is outgrown",
+			  COMPARE_INCONCLUSIVE, (double)step, NAN, NAN, "bytes",
+			  "the climb comes at %s, between a quarter and half of hwloc's last-level cache "
+			  "(%s): holds from half of it, fails below a quarter; a VM gets a share of the "
+			  "host's cache that changes with the other guests' load (%.1f ns there)",
+			  cli_format_size(step, a, sizeof(a)), cli_format_size(llc, b, sizeof(b)),
+			  latency_at_most(run, LATENCY, step));
 	} else {
 		lab_judge(&run->lab, "memory_latency_past_llc",
 			  "latency climbs to memory's once the last-level cache is outgrown",
