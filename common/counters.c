@@ -14,21 +14,66 @@
 // Candidates per metric, most portable first. Presets are missing on many current CPUs (Zen 4,
 // hybrid Intel), hence the perf:: generic events. ":u=1:k=1" asks for kernel-mode counting, which
 // context switches need: counted in user mode only they read 0, a wrong answer, not a missing one.
-static const char *const candidates[COUNTERS_NR_METRICS][4] = {
-	[COUNTERS_CYCLES] = { "PAPI_TOT_CYC", "perf::CYCLES" },
-	[COUNTERS_INSTRUCTIONS] = { "PAPI_TOT_INS", "perf::INSTRUCTIONS" },
-	[COUNTERS_PAGE_FAULTS] = { "perf::PAGE-FAULTS" },
-	[COUNTERS_CONTEXT_SWITCHES] = { "perf::CONTEXT-SWITCHES:u=1:k=1" },
-	[COUNTERS_CACHE_MISSES] = { "PAPI_L3_TCM", "perf::CACHE-MISSES" },
-	[COUNTERS_L1D_MISSES] = { "PAPI_L1_DCM", "perf::L1-DCACHE-LOAD-MISSES" },
-	// Per vendor: Intel counts loads that hit a line modified in another core's cache (HITM)
-	// under two names across generations; AMD Zen counts fills from another core's cache.
-	[COUNTERS_COHERENCE] = { "MEM_LOAD_L3_HIT_RETIRED:XSNP_HITM",
-				 "MEM_LOAD_UOPS_L3_HIT_RETIRED:XSNP_HITM",
-				 "LS_ANY_FILLS_FROM_SYS:INT_CACHE",
-				 "LS_REFILLS_FROM_SYS:LS_MABRESP_LCL_CACHE" },
-	[COUNTERS_DTLB_MISSES] = { "PAPI_TLB_DM", "perf::DTLB-LOAD-MISSES" },
+// meant_for names the libpfm4 PMU models a vendor event exists on (tests/e2e/event_table.sh
+// checks each against libpfm4's tables; common/counter-events.md is the table it prints).
+#define MAX_CANDIDATES 6
+static const struct counters_candidate candidates[COUNTERS_NR_METRICS][MAX_CANDIDATES] = {
+	[COUNTERS_CYCLES] = {
+		{ "PAPI_TOT_CYC", "", "core cycles" },
+		{ "perf::CYCLES", "", "core cycles (the kernel's generic event)" } },
+	[COUNTERS_INSTRUCTIONS] = {
+		{ "PAPI_TOT_INS", "", "instructions retired" },
+		{ "perf::INSTRUCTIONS", "", "instructions retired (the kernel's generic event)" } },
+	[COUNTERS_PAGE_FAULTS] = {
+		{ "perf::PAGE-FAULTS", "", "page faults (a software event)" } },
+	[COUNTERS_CONTEXT_SWITCHES] = {
+		{ "perf::CONTEXT-SWITCHES:u=1:k=1", "", "context switches (a software event)" } },
+	[COUNTERS_CACHE_MISSES] = {
+		{ "PAPI_L3_TCM", "", "last-level (L3) misses" },
+		{ "perf::CACHE-MISSES", "",
+		  "the kernel's generic cache-misses: last-level misses on Intel, L2 misses on AMD, "
+		  "L1D refills or last-level reads on arm64" } },
+	[COUNTERS_L1D_MISSES] = {
+		{ "PAPI_L1_DCM", "", "L1 data cache misses" },
+		{ "perf::L1-DCACHE-LOAD-MISSES", "", "L1 data cache load misses (generic)" } },
+	// Loads served by another core's copy of the line: what false sharing causes. No event on
+	// arm64's common PMUs; none that is per socket across sockets (that needs the remote one).
+	[COUNTERS_COHERENCE] = {
+		{ "MEM_LOAD_L3_HIT_RETIRED:XSNP_HITM", "skl icl",
+		  "retired loads that hit a line modified in another core of this socket (loads only: "
+		  "stores that false-share count 0)" },
+		{ "MEM_LOAD_L3_HIT_RETIRED:XSNP_FWD", "spr",
+		  "retired loads forwarded from another core of this socket" },
+		{ "MEM_LOAD_UOPS_L3_HIT_RETIRED:XSNP_HITM", "hsw",
+		  "retired loads that hit a line modified in another core of this socket" },
+		{ "DATA_CACHE_REFILLS_FROM_SYSTEM:LS_MABRESP_LCL_CACHE", "amd64_fam17h_zen2",
+		  "L1D fills from another core's cache in this CCX" },
+		{ "ANY_DATA_CACHE_FILLS_FROM_SYSTEM:INT_CACHE", "amd64_fam19h_zen3",
+		  "L1D fills from the L3 or another core's L2 in this CCX" },
+		{ "ANY_DATA_CACHE_FILLS_FROM_SYSTEM:LOCAL_CCX", "amd64_fam19h_zen4",
+		  "L1D fills from the L3 or another core's L2 in this CCX" } },
+	[COUNTERS_DTLB_MISSES] = {
+		{ "PAPI_TLB_DM", "", "data TLB misses (page walks on Intel, L1 dTLB misses on AMD)" },
+		{ "perf::DTLB-LOAD-MISSES", "", "data TLB load misses (generic)" } },
 };
+
+const struct counters_candidate *counters_candidate(enum counters_metric metric, unsigned index)
+{
+	if ((unsigned)metric >= COUNTERS_NR_METRICS || index >= MAX_CANDIDATES ||
+	    !candidates[metric][index].event)
+		return NULL;
+	return &candidates[metric][index];
+}
+
+bool counters_event_known(const char *event)
+{
+	int code;
+
+	if (counters_library_init() != 0 || PAPI_event_name_to_code(event, &code) != PAPI_OK)
+		return false;
+	// A preset's name is always known; whether this CPU has the events behind it is a query.
+	return !IS_PRESET(code) || PAPI_query_event(code) == PAPI_OK;
+}
 
 static const char *const metric_names[COUNTERS_NR_METRICS] = {
 	[COUNTERS_CYCLES] = "cycles",
@@ -65,8 +110,10 @@ int counters_paranoid_level(void)
 
 bool counters_have_hw_pmu(void)
 {
-	static const char *const prefixes[] = { "cpu", "armv", "arm_", "apple_", "riscv_pmu",
-						"power" };
+	// Core PMUs only: "cpu" (x86, and IBM POWER's core PMU), "cpu_core"/"cpu_atom" (hybrid
+	// Intel), "armv8_..." (Arm cores), Apple's cores under Asahi, RISC-V's SBI PMU. Not "power"
+	// (x86 RAPL energy) or "arm_spe"/"arm_cmn" (profiling and interconnect units).
+	static const char *const prefixes[] = { "cpu", "armv", "apple_", "riscv_pmu" };
 	DIR *d = opendir("/sys/bus/event_source/devices");
 	struct dirent *e;
 	bool found = false;
@@ -219,8 +266,8 @@ int counters_init(struct counters *c, const enum counters_metric *metrics, size_
 	for (size_t i = 0; i < nr_metrics; i++) {
 		struct counters_slot *s = &c->slots[i];
 
-		for (int k = 0; c->event_set != PAPI_NULL && k < 4; k++) {
-			const char *name = candidates[s->metric][k];
+		for (unsigned k = 0; c->event_set != PAPI_NULL && k < MAX_CANDIDATES; k++) {
+			const char *name = candidates[s->metric][k].event;
 
 			if (!name)
 				break;
@@ -277,4 +324,9 @@ void counters_release(struct counters *c)
 		(void)PAPI_destroy_eventset(&c->event_set);
 	}
 	c->event_set = PAPI_NULL;
+	// A worker thread ends after this: PAPI must forget it, because glibc reuses thread stacks
+	// and ids, and PAPI's thread table would take the next thread for this one. A thread that
+	// calls PAPI again is registered again on that call.
+	if (counters_library_init() == 0)
+		(void)PAPI_unregister_thread();
 }

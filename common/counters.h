@@ -69,12 +69,28 @@ int counters_start(struct counters *c);
  */
 int counters_stop(struct counters *c, double *values);
 
-/* Releases the event set. Safe to call twice. */
+/* Releases the event set and unregisters the calling thread from PAPI (call it before a worker
+ * thread ends). Safe to call twice. */
 void counters_release(struct counters *c);
 
 /* "cycles", "instructions", "page_faults", "context_switches", "cache_misses", "l1d_misses",
  * "coherence_misses", "dtlb_misses". */
 const char *counters_metric_name(enum counters_metric metric);
+
+/* One candidate event for a metric: its PAPI or libpfm4 name, the libpfm4 PMU models a vendor
+ * event is meant for (space-separated; "" for presets and generic events), and what it counts. */
+struct counters_candidate {
+	const char *event;
+	const char *meant_for;
+	const char *counts;
+};
+
+/* A metric's index-th candidate, in the order counters_init() tries them; NULL past the last. */
+const struct counters_candidate *counters_candidate(enum counters_metric metric, unsigned index);
+
+/* Whether PAPI knows an event by this name on the PMU libpfm4 found (or was forced to with
+ * LIBPFM_FORCE_PMU): a name lookup, nothing is counted. */
+bool counters_event_known(const char *event);
 
 /* /proc/sys/kernel/perf_event_paranoid, or -100 when it cannot be read. */
 int counters_paranoid_level(void);
