@@ -21,6 +21,8 @@ fi
 machine=$(sed -n 's/^cpu: \([^|]*\).*/\1/p' "$out/manifest.txt" 2>/dev/null | head -n 1)
 machine="${machine% } ($(basename "$(dirname "$out")"))"
 quote() { printf "'%s'" "${1//\'/\'\'}"; }	# a gnuplot single-quoted string
+# The course's line styles (colour-blind-safe colours, distinct points and dashes), for every lab.
+style=$(cd "$(dirname "$0")" && pwd)/style.gp
 
 # Work under temporary names and rename at the end: an interrupted plot leaves nothing half-written.
 tmp_png=$out/.plot.png.tmp.$$
@@ -37,7 +39,7 @@ run_gnuplot() {	# TERMINAL OUTPUT DUMB; an empty OUTPUT is stdout
 	local output="set output"
 	# Not "set output '/dev/stdout'": reopening stdout truncates a log file it is redirected to.
 	[ -n "$2" ] && output="set output $(quote "$2")"
-	gnuplot -e "set terminal $1; $output; datafile=$(quote "$data"); \
+	gnuplot -e "set terminal $1; $output; load $(quote "$style"); datafile=$(quote "$data"); \
 		machine=$(quote "$machine"); dumb=$3" "$script"
 }
 

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
-# The course's line styles, for any plot that draws one line per machine or per series: `load` it,
-# then draw series k with "linetype k". Colours: the Okabe-Ito palette (Okabe and Ito, "Color
-# Universal Design", 2002), which colour-blind readers can tell apart, ordered so that the pale
-# yellow comes last. Every 8 series the point type and the dash pattern change, so that 40 series
-# (a class of 30 machines and more) all differ, in greyscale too.
+# The course's line styles, for every plot: scripts/plot.sh loads it before each lab's plot.gp, and
+# scripts/compare.sh before each comparison; series k is drawn with linetype k. Colours: the
+# Okabe-Ito palette (Okabe and Ito, "Color Universal Design", 2002), which colour-blind readers
+# can tell apart, ordered so that the pale yellow comes last. Every 8 series the point type and the
+# dash pattern change, so that 40 series (a class of 30 machines and more) all differ, in
+# greyscale too.
 course_colours = "#0072B2 #D55E00 #009E73 #CC79A7 #E69F00 #56B4E9 #000000 #F0E442"
 course_points = "7 5 9 11 13"	# filled circle, square, triangle up, triangle down, diamond
 do for [i = 1:40] {
