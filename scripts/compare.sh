@@ -368,13 +368,11 @@ class_view() {	# LAB OUT
 		}
 		print ylo / 1.25 " " yhi * 1.25 > (pts "/class.range")
 	}' "${args[@]}" >"$out/headlines.txt"
+	sed 's/^/  /' "$out/headlines.txt"
 	# Each machine's values, figure by figure, after the class lines (the file, not the terminal).
 	awk -F'\t' 'NR > 1 { if ($1 != last) { print $1 " (" $2 "):"; last = $1 }
 		printf "  %-28s %s%s%s\n", $3, $4, $5 != "" ? " [" $5 "]" : "", $7 == 1 ? "  outlier" : "" }' \
-		"$out/class.tsv" >"$out/headlines.machines"
-	sed 's/^/  /' "$out/headlines.txt"
-	cat "$out/headlines.machines" >>"$out/headlines.txt"
-	rm -f "$out/headlines.machines"
+		"$out/class.tsv" >>"$out/headlines.txt"
 
 	local plot_cmd="" f i xtics ylo yhi
 	for i in "${sel[@]}"; do	# in machine order, as in the other plots' legends

@@ -466,11 +466,6 @@ static void print_table(const struct run *run)
 	}
 }
 
-static void read_thp(char *buf, size_t len)
-{
-	kernel_read_line("/sys/kernel/mm/transparent_hugepage/enabled", "unavailable", buf, len);
-}
-
 // The seed claim is about latency: one random read against one random load, not the fault
 // figures above, which readahead batches.
 static void disk_verdict(struct run *run)
@@ -547,7 +542,8 @@ static void verdicts(struct run *run)
 			    "%.0f faults, the perf event counts %.0f; the kernel faults those pages in on "
 			    "the process's behalf, with no trap from user space for perf to see",
 			    faults(pm), pm->first.papi_faults);
-	read_thp(thp, sizeof(thp));
+	kernel_read_line("/sys/kernel/mm/transparent_hugepage/enabled", "unavailable", thp,
+			 sizeof(thp));
 	// Not shown where THP is off, or where the size measured holds no whole huge page (512 MiB
 	// with 64 KiB base pages). Holds at half the pages a huge page maps or more per fault.
 	bool thp_off = strstr(thp, "[never]") != NULL, too_small = size < run->huge;

@@ -24,7 +24,7 @@ build=build/test-arm64
 PKG_CONFIG_LIBDIR=$arm64_pc:/usr/share/pkgconfig make --no-print-directory -s BUILD="$build" \
 	CC=aarch64-linux-gnu-gcc WERROR=1 labs >"$scratch/build.log" 2>&1
 check "the labs cross-compile for aarch64 with -Werror" test $? -eq 0
-check "... as aarch64 programs" bash -c "file '$build'/labs/01-*/stack_vs_heap | grep -q 'ARM aarch64'"
+check "... as aarch64 programs" bash -c "readelf -h '$build'/labs/01-*/stack_vs_heap | grep -q 'Machine: *AArch64'"
 
 for lab_dir in $(scripts/labs.sh built); do
 	lab=$(basename "$lab_dir")
