@@ -14,7 +14,7 @@
 #include "report.h"
 
 enum { OPT_REPS = 'r', OPT_OUT = 'o', OPT_QUICK = 'q', OPT_HELP = 'h', OPT_VERSION = 'V',
-       OPT_PRINT_OUT_DIR = 200, OPT_CPU_KIND };
+       OPT_PRINT_OUT_DIR = 200, OPT_CPU_KIND, OPT_COUNTERS };
 
 #define MAX_REPS 1000
 
@@ -153,6 +153,8 @@ static void print_help(const struct cli_lab *lab)
 	       "  --print-out-dir    print that directory and exit (for scripts)\n"
 	       "  --cpu-kind K       on a hybrid CPU, run on kind K (0, 1 ...: 'make doctor' lists\n"
 	       "                     them; default: the largest cores)\n"
+	       "  --counters         which event each counter metric uses on this machine, what it\n"
+	       "                     counts, or why it cannot be counted; then exit\n"
 	       "  --help, --version\n", MAX_REPS, lab->name);
 	if (lab->options_help)
 		printf("\n%s options:\n%s", lab->name, lab->options_help);
@@ -174,6 +176,7 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 		{ "out", required_argument, NULL, OPT_OUT },
 		{ "print-out-dir", no_argument, NULL, OPT_PRINT_OUT_DIR },
 		{ "cpu-kind", required_argument, NULL, OPT_CPU_KIND },
+		{ "counters", no_argument, NULL, OPT_COUNTERS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 	};
@@ -219,6 +222,9 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 			break;
 		case OPT_PRINT_OUT_DIR:
 			common->print_out_dir = true;
+			break;
+		case OPT_COUNTERS:
+			common->list_counters = true;	// lab_init() lists them: it knows counters
 			break;
 		case OPT_CPU_KIND:
 			// How many kinds there are is known once the topology is loaded (lab_init).

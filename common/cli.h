@@ -14,6 +14,7 @@ struct cli_common {
 	uint64_t min_sample_ns;	/* length of one sample (default 10 ms, quick 1 ms) */
 	const char *out_dir;	/* --out DIR; NULL until cli_parse() fills the default */
 	bool print_out_dir;	/* --print-out-dir: print where results would go, then exit 0 */
+	bool list_counters;	/* --counters: which event each counter metric uses here, then exit */
 	int cpu_kind;		/* --cpu-kind K: hwloc's CPU kind to run on; -1: the largest cores */
 };
 

@@ -2,6 +2,9 @@
 // counters: PAPI metrics with candidate lists and reasons (see counters.h).
 #include "counters.h"
 
+#include "clock.h"
+#include "kernel.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -108,25 +111,50 @@ int counters_paranoid_level(void)
 	return level;
 }
 
-bool counters_have_hw_pmu(void)
+// Whether a PMU whose name starts with one of prefixes is listed in /sys/bus/event_source.
+static bool have_pmu(const char *const *prefixes, size_t nr_prefixes)
 {
-	// Core PMUs only: "cpu" (x86, and IBM POWER's core PMU), "cpu_core"/"cpu_atom" (hybrid
-	// Intel), "armv8_..." (Arm cores), Apple's cores under Asahi, RISC-V's SBI PMU. Not "power"
-	// (x86 RAPL energy) or "arm_spe"/"arm_cmn" (profiling and interconnect units).
-	static const char *const prefixes[] = { "cpu", "armv", "apple_", "riscv_pmu" };
-	DIR *d = opendir("/sys/bus/event_source/devices");
+	char dir[4096];
+	DIR *d = opendir(kernel_path("/sys/bus/event_source/devices", dir, sizeof(dir)));
 	struct dirent *e;
 	bool found = false;
 
 	if (!d)
 		return false;
 	while (!found && (e = readdir(d))) {
-		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		for (size_t i = 0; i < nr_prefixes; i++)
 			if (!strncmp(e->d_name, prefixes[i], strlen(prefixes[i])))
 				found = true;
 	}
 	closedir(d);
 	return found;
+}
+
+bool counters_have_hw_pmu(void)
+{
+	// Core PMUs only: "cpu" (x86, and IBM POWER's core PMU), "cpu_core"/"cpu_atom" (hybrid
+	// Intel), "armv8_..." (Arm cores), Apple's cores under Asahi, RISC-V's SBI PMU. Not "power"
+	// (x86 RAPL energy) or "arm_spe"/"arm_cmn" (profiling and interconnect units).
+	static const char *const prefixes[] = { "cpu", "armv", "apple_", "riscv_pmu" };
+
+	return have_pmu(prefixes, sizeof(prefixes) / sizeof(prefixes[0]));
+}
+
+bool counters_hybrid_pmus(void)
+{
+	static const char *const core[] = { "cpu_core" }, *const atom[] = { "cpu_atom" };
+
+	return have_pmu(core, 1) && have_pmu(atom, 1);
+}
+
+bool counters_metric_is_hardware(enum counters_metric metric)
+{
+	return metric != COUNTERS_PAGE_FAULTS && metric != COUNTERS_CONTEXT_SWITCHES;
+}
+
+const char *counters_domain_name(const struct counters *c)
+{
+	return c->kernel_mode ? "user+kernel" : "user mode only";
 }
 
 static unsigned long thread_id(void)
@@ -190,15 +218,18 @@ const char *counters_library_status(void)
 static void explain(struct counters_slot *s)
 {
 	int paranoid = counters_paranoid_level();
-	bool hardware = s->metric != COUNTERS_PAGE_FAULTS && s->metric != COUNTERS_CONTEXT_SWITCHES;
+	bool hardware = counters_metric_is_hardware(s->metric);
 
 	if (library_error) {
 		// Every reason ends with the one thing that would fix it, as the others do.
 		snprintf(s->reason, sizeof(s->reason), "PAPI cannot count anything here (see above); "
 			 "enable: %s", library_error != PAPI_ECMP ? "see 'make doctor'"
 			 : paranoid >= 3 ? "sudo sysctl kernel.perf_event_paranoid=1"
-			 : "a PAPI/libpfm4 that knows this CPU (a newer distribution), or a machine "
-			   "whose PMU is visible");
+			 : counters_hybrid_pmus()
+				 ? "a PAPI/libpfm4 that knows this hybrid CPU's two core types (a "
+				   "newer distribution)"
+				 : "a PAPI/libpfm4 that knows this CPU (a newer distribution), or a "
+				   "machine whose PMU is visible");
 	} else if (hardware && !counters_have_hw_pmu()) {
 		snprintf(s->reason, sizeof(s->reason),
 			 "no hardware PMU visible (a VM without counter passthrough?); enable: "
@@ -221,7 +252,9 @@ static void explain(struct counters_slot *s)
 			 "sudo sysctl kernel.perf_event_paranoid=1, or run as root", paranoid);
 	} else if (s->papi_error == PAPI_ECNFLCT || s->papi_error == PAPI_ECOUNT) {
 		snprintf(s->reason, sizeof(s->reason),
-			 "cannot be counted together with the others (too few counters)");
+			 "no free hardware counter: too few for the events this lab asks for, or "
+			 "another perf user or the NMI watchdog holds them; enable: stop the other perf "
+			 "user, or sudo sysctl kernel.nmi_watchdog=0");
 	} else if (s->papi_error == PAPI_ESYS) {
 		snprintf(s->reason, sizeof(s->reason),
 			 "perf_event_open failed (%s; a container's seccomp profile?); enable: run "
@@ -242,12 +275,65 @@ static int try_add(int event_set, const char *name)
 		return ret;
 	ret = PAPI_start(event_set);
 	if (ret == PAPI_OK) {
-		long long scratch[COUNTERS_MAX];
+		long long scratch[COUNTERS_MAX + 1];
 
 		return PAPI_stop(event_set, scratch);
 	}
 	(void)PAPI_remove_named_event(event_set, name);	// best effort: it is not in use
 	return ret;
+}
+
+// The modes the event set's hardware events count in. PAPI's default is user mode only; kernel
+// mode is what a syscall or a page fault costs, and the kernel allows it to root, or to anyone at
+// perf_event_paranoid <= 1. Set before any event is added: PAPI encodes each event with it.
+static bool set_domain(int event_set, bool kernel_mode)
+{
+	PAPI_option_t opt;
+
+	memset(&opt, 0, sizeof(opt));
+	opt.domain.eventset = event_set;
+	opt.domain.domain = kernel_mode ? PAPI_DOM_ALL : PAPI_DOM_USER;
+	return PAPI_set_opt(PAPI_DOMAIN, &opt) == PAPI_OK;
+}
+
+static int create_event_set(bool want_kernel, bool *kernel_mode)
+{
+	int event_set = PAPI_NULL;
+	int cidx = PAPI_get_component_index("perf_event");
+
+	*kernel_mode = false;
+	if (PAPI_create_eventset(&event_set) != PAPI_OK)
+		return PAPI_NULL;
+	// A domain is a component's setting: the event set must belong to one first.
+	if (cidx < 0 || PAPI_assign_eventset_component(event_set, cidx) != PAPI_OK)
+		return event_set;	// PAPI's default domain, user mode
+	*kernel_mode = want_kernel && set_domain(event_set, true);
+	if (!*kernel_mode)
+		(void)set_domain(event_set, false);	// already PAPI's default if this fails
+	return event_set;
+}
+
+static bool kernel_counting_allowed(void)
+{
+	return geteuid() == 0 || counters_paranoid_level() <= 1;
+}
+
+// Adds the first candidate of s's metric that can be counted.
+static void add_slot(struct counters *c, struct counters_slot *s)
+{
+	for (unsigned k = 0; c->event_set != PAPI_NULL && k < MAX_CANDIDATES; k++) {
+		const char *name = candidates[s->metric][k].event;
+
+		if (!name)
+			break;
+		s->papi_error = try_add(c->event_set, name);
+		if (s->papi_error == PAPI_OK) {
+			s->event = name;
+			s->counts = candidates[s->metric][k].counts;
+			return;
+		}
+	}
+	explain(s);
 }
 
 int counters_init(struct counters *c, const enum counters_metric *metrics, size_t nr_metrics)
@@ -261,25 +347,34 @@ int counters_init(struct counters *c, const enum counters_metric *metrics, size_
 		c->slots[i].metric = metrics[i];
 		c->slots[i].papi_error = PAPI_ENOEVNT;
 	}
-	if (counters_library_init() == 0 && PAPI_create_eventset(&c->event_set) != PAPI_OK)
-		c->event_set = PAPI_NULL;
-	for (size_t i = 0; i < nr_metrics; i++) {
-		struct counters_slot *s = &c->slots[i];
-
-		for (unsigned k = 0; c->event_set != PAPI_NULL && k < MAX_CANDIDATES; k++) {
-			const char *name = candidates[s->metric][k].event;
-
-			if (!name)
-				break;
-			s->papi_error = try_add(c->event_set, name);
-			if (s->papi_error == PAPI_OK) {
-				s->event = name;
-				break;
-			}
-		}
-		if (!s->event)
-			explain(s);
+	if (counters_library_init() == 0)
+		c->event_set = create_event_set(kernel_counting_allowed(), &c->kernel_mode);
+	for (size_t i = 0; i < nr_metrics; i++)
+		add_slot(c, &c->slots[i]);
+	bool all_refused = nr_metrics > 0;
+	for (size_t i = 0; i < nr_metrics; i++)
+		all_refused &= c->slots[i].papi_error == PAPI_EPERM;
+	if (c->kernel_mode && all_refused && c->event_set != PAPI_NULL) {
+		// Kernel mode was refused although the sysctl allows it (a seccomp filter, an LSM):
+		// user mode may still be allowed.
+		(void)PAPI_destroy_eventset(&c->event_set);
+		c->event_set = create_event_set(false, &c->kernel_mode);
+		for (size_t i = 0; i < nr_metrics; i++)
+			add_slot(c, &c->slots[i]);
 	}
+
+	// The proof that the hardware counters ran: cycles or instructions, added behind the slots
+	// when the lab counts neither.
+	bool hardware = false, proof = false;
+	for (size_t i = 0; i < nr_metrics; i++) {
+		hardware |= c->slots[i].event && counters_metric_is_hardware(metrics[i]);
+		proof |= c->slots[i].event && (metrics[i] == COUNTERS_CYCLES ||
+					       metrics[i] == COUNTERS_INSTRUCTIONS);
+	}
+	for (unsigned k = 0; hardware && !proof && !c->has_sentinel && k < MAX_CANDIDATES &&
+	     candidates[COUNTERS_CYCLES][k].event; k++)
+		c->has_sentinel = try_add(c->event_set, candidates[COUNTERS_CYCLES][k].event) ==
+				  PAPI_OK;
 	return 0;
 }
 
@@ -288,33 +383,106 @@ size_t counters_nr_available(const struct counters *c)
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->nr_slots; i++)
-		n += c->slots[i].event != NULL;
+		n += c->slots[i].event != NULL && !c->slots[i].stalled;
 	return n;
+}
+
+// Marks the slots stalled (every slot, or the hardware ones): from now on they read NAN.
+static void stall(struct counters *c, bool hardware_only, const char *why, const char *enable)
+{
+	for (size_t i = 0; i < c->nr_slots; i++) {
+		struct counters_slot *s = &c->slots[i];
+
+		if (!s->event || s->stalled ||
+		    (hardware_only && !counters_metric_is_hardware(s->metric)))
+			continue;
+		s->stalled = true;
+		snprintf(s->reason, sizeof(s->reason), "%s; enable: %s", why, enable);
+	}
+}
+
+// The counters read 0 over a region that ran: opened, never running.
+static void stall_silent(struct counters *c)
+{
+	bool hybrid = counters_hybrid_pmus();
+
+	stall(c, true, hybrid ? "0 cycles over a region that ran: the counters did not run (a "
+			       "hybrid CPU: the events were opened for the other core type)"
+			      : "0 cycles over a region that ran: the counters did not run (another "
+				"perf user or the NMI watchdog took them?)",
+	      hybrid ? "run the lab on the other --cpu-kind, or a PAPI/libpfm4 that knows this "
+		       "CPU (a newer distribution)"
+		     : "stop the other perf user, or sudo sysctl kernel.nmi_watchdog=0");
+}
+
+// PAPI refused to start or read the counters in the middle of the run. PAPI pins its event
+// groups, so a group that loses its counters to another user's pinned events goes into an error
+// state, and reading it fails: taken counters end here, not in silent zeros.
+static void stall_error(struct counters *c, int papi_error)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "the counters stopped working during the run (PAPI: %s): "
+		 "another perf user or the NMI watchdog may have taken them",
+		 PAPI_strerror(papi_error));
+	stall(c, false, why, "stop the other perf user, or sudo sysctl kernel.nmi_watchdog=0");
+}
+
+bool counters_read_proves_stall(const struct counters *c, const long long *raw,
+				uint64_t elapsed_ns)
+{
+	size_t k = 0;
+
+	if (elapsed_ns < COUNTERS_MIN_REGION_NS)
+		return false;	// too short to be sure that a cycle must have passed
+	for (size_t i = 0; i < c->nr_slots; i++) {
+		const struct counters_slot *s = &c->slots[i];
+
+		if (!s->event)
+			continue;
+		if (raw[k] == 0 && (s->metric == COUNTERS_CYCLES || s->metric == COUNTERS_INSTRUCTIONS))
+			return true;
+		k++;
+	}
+	return c->has_sentinel && raw[k] == 0;	// the sentinel is read after the slots
 }
 
 int counters_start(struct counters *c)
 {
 	if (c->event_set == PAPI_NULL || counters_nr_available(c) == 0)
 		return 0;
-	return PAPI_start(c->event_set);
+	c->started_ns = clock_now_ns();
+	int ret = PAPI_start(c->event_set);
+	if (ret != PAPI_OK)
+		stall_error(c, ret);
+	return ret;
 }
 
 int counters_stop(struct counters *c, double *values)
 {
-	long long raw[COUNTERS_MAX] = { 0 };
-	int ret = 0;
+	long long raw[COUNTERS_MAX + 1] = { 0 };
+	int ret = PAPI_ENOEVNT;	// nothing read: every value NAN
 
-	if (c->event_set != PAPI_NULL && counters_nr_available(c) > 0)
+	if (c->event_set != PAPI_NULL && counters_nr_available(c) > 0) {
 		ret = PAPI_stop(c->event_set, raw);
+		if (ret != PAPI_OK)
+			stall_error(c, ret);
+		else if (counters_read_proves_stall(c, raw, clock_now_ns() - c->started_ns))
+			stall_silent(c);
+	}
 	// PAPI returns the values in the order events were added, which is slot order with the
-	// unavailable slots left out.
-	for (size_t i = 0, k = 0; i < c->nr_slots; i++) {
-		if (c->slots[i].event && ret == PAPI_OK)
-			values[i] = (double)raw[k++];
+	// unavailable slots left out, then the sentinel.
+	size_t k = 0;
+	for (size_t i = 0; i < c->nr_slots; i++) {
+		const struct counters_slot *s = &c->slots[i];
+
+		if (s->event && ret == PAPI_OK && !s->stalled)
+			values[i] = (double)raw[k];
 		else
 			values[i] = NAN;
+		k += s->event != NULL;
 	}
-	return ret;
+	return ret == PAPI_ENOEVNT ? 0 : ret;
 }
 
 void counters_release(struct counters *c)

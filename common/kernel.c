@@ -7,15 +7,21 @@
 #include <string.h>
 #include <unistd.h>
 
-char *kernel_read_line(const char *path, const char *fallback, char *buf, size_t len)
+char *kernel_path(const char *path, char *buf, size_t len)
 {
 	const char *root = getenv("LABS_KERNEL_ROOT");
+
+	snprintf(buf, len, "%s%s", root ? root : "", path);
+	return buf;
+}
+
+char *kernel_read_line(const char *path, const char *fallback, char *buf, size_t len)
+{
 	char full[4096];
 	FILE *f;
 
-	snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
 	snprintf(buf, len, "%s", fallback);
-	f = fopen(full, "r");
+	f = fopen(kernel_path(path, full, sizeof(full)), "r");
 	if (!f)
 		return buf;
 	if (fgets(buf, (int)len, f))

@@ -13,6 +13,9 @@
 
 enum kernel_thp { KERNEL_THP_UNKNOWN, KERNEL_THP_NEVER, KERNEL_THP_MADVISE, KERNEL_THP_ALWAYS };
 
+/* path under LABS_KERNEL_ROOT when set, else path itself, in buf. Returns buf. */
+char *kernel_path(const char *path, char *buf, size_t len);
+
 /* The first line of a /sys or /proc file (under LABS_KERNEL_ROOT when set), without its newline,
  * in buf; fallback when it cannot be read. Returns buf. */
 char *kernel_read_line(const char *path, const char *fallback, char *buf, size_t len);

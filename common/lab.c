@@ -177,6 +177,10 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	case CLI_EXIT_USAGE:
 		exit(DIE_USAGE_STATUS);
 	}
+	if (lab->opt.list_counters) {
+		lab_list_counters();
+		exit(0);
+	}
 	size_t used = 0;
 	for (int i = 0; i < argc && used < sizeof(lab->command_line); i++)
 		used += (size_t)snprintf(lab->command_line + used, sizeof(lab->command_line) - used,
@@ -283,14 +287,41 @@ int lab_pin_worker(const struct lab *lab, unsigned index)
 void lab_print_counters(const struct counters *c)
 {
 	printf("counters: %s\n", counters_library_status());
+	bool hardware = false;
 	for (size_t i = 0; i < c->nr_slots; i++) {
 		const struct counters_slot *s = &c->slots[i];
 
+		hardware |= s->event && counters_metric_is_hardware(s->metric);
 		if (s->event)
-			printf("  %-17s yes  %s\n", counters_metric_name(s->metric), s->event);
+			printf("  %-17s yes  %s: %s\n", counters_metric_name(s->metric), s->event,
+			       s->counts);
 		else
 			printf("  %-17s no   %s\n", counters_metric_name(s->metric), s->reason);
 	}
+	if (hardware && c->kernel_mode)
+		printf("  counted in user and kernel mode: a syscall's or a fault's kernel work is "
+		       "in the counts\n");
+	else if (hardware)
+		printf("  counted in user mode only: the kernel's share of a syscall or a fault is "
+		       "missing; enable: sudo sysctl kernel.perf_event_paranoid=1, or run as root\n");
+}
+
+void lab_list_counters(void)
+{
+	struct counters all = { .event_set = -1 }, one;
+
+	// One metric at a time: together they might not fit the PMU, and each line should say what
+	// this machine can count, not what fits beside the others.
+	for (int m = 0; m < COUNTERS_NR_METRICS && m < COUNTERS_MAX; m++) {
+		enum counters_metric metric = (enum counters_metric)m;
+
+		counters_init(&one, &metric, 1);
+		all.slots[all.nr_slots++] = one.slots[0];
+		if (one.slots[0].event && counters_metric_is_hardware(metric))
+			all.kernel_mode = one.kernel_mode;
+		counters_release(&one);
+	}
+	lab_print_counters(&all);
 }
 
 void lab_note_missing_counters(const struct counters *c)
@@ -306,6 +337,23 @@ void lab_note_missing_counters(const struct counters *c)
 	if (used)
 		lab_note("not counted on this machine, so empty in data.csv: %s (the counters lines "
 			 "above say why; 'make doctor' explains)", names);
+	// Slots that stopped during the run, one note per reason (a failure stops them all at once).
+	bool told[COUNTERS_MAX] = { false };
+	for (size_t i = 0; i < c->nr_slots; i++) {
+		if (!c->slots[i].stalled || told[i])
+			continue;
+		used = 0;
+		for (size_t k = i; k < c->nr_slots && used < sizeof(names); k++) {
+			if (!c->slots[k].stalled || strcmp(c->slots[k].reason, c->slots[i].reason) != 0)
+				continue;
+			told[k] = true;
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+						 used ? ", " : "",
+						 counters_metric_name(c->slots[k].metric));
+		}
+		lab_note("%s: unavailable from some point of the run on, so empty there in data.csv: "
+			 "%s", names, c->slots[i].reason);
+	}
 }
 
 static void print_prefixed(FILE *f, const char *prefix, const char *fmt, va_list ap)
@@ -496,14 +544,19 @@ static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
 	report_kv(m, "hardware_pmu", "%s", counters_have_hw_pmu() ? "yes" : "no");
 	if (!c)
 		report_kv(m, "counters", "none used by this lab");
+	else
+		report_kv(m, "counter_domain", "%s", counters_domain_name(c));
 	for (size_t i = 0; c && i < c->nr_slots; i++) {
+		const struct counters_slot *s = &c->slots[i];
 		char key[64];
 
-		snprintf(key, sizeof(key), "counter.%s", counters_metric_name(c->slots[i].metric));
-		if (c->slots[i].event)
-			report_kv(m, key, "%s", c->slots[i].event);
+		snprintf(key, sizeof(key), "counter.%s", counters_metric_name(s->metric));
+		if (s->event && !s->stalled)
+			report_kv(m, key, "%s (%s)", s->event, s->counts);
+		else if (s->event)
+			report_kv(m, key, "%s, stalled: %s", s->event, s->reason);
 		else
-			report_kv(m, key, "unavailable: %s", c->slots[i].reason);
+			report_kv(m, key, "unavailable: %s", s->reason);
 	}
 	if (lab->bind_error == 1)
 		report_kv(m, "pinning", "none");

@@ -99,6 +99,10 @@ bool lab_in_vm(void);
 /* Prints which metrics are counted and, one line each, why the others are not. */
 void lab_print_counters(const struct counters *c);
 
+/* --counters: every metric's event on this machine and what it counts, or why not (the lines of
+ * lab_print_counters, each metric tried on its own). */
+void lab_list_counters(void);
+
 /*
  * Prints one "note:" naming the metrics that were not counted (their data.csv cells stay empty);
  * nothing when every metric was counted.

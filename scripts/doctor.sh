@@ -85,6 +85,14 @@ if have papi_avail; then
 else
 	warn "PAPI tools are not installed" "make deps"
 fi
+# What the labs themselves resolve: every metric's event here and what it counts (a lab's --counters).
+lab_bin=$(ls "${BUILD:-build}"/labs/01-*/stack_vs_heap 2>/dev/null | head -n 1)
+if [ -x "$lab_bin" ]; then
+	info "which event each metric uses here, and what it counts ('--counters' of any lab):"
+	"$lab_bin" --counters 2>&1 | sed 's/^/        /'
+else
+	info "build the labs ('make') to see which event each metric uses here"
+fi
 
 section "Topology and placement (hwloc)"
 if have lstopo-no-graphics; then

@@ -3,6 +3,7 @@
 // page-fault counts (PAPI against getrusage) where software events work.
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -110,6 +111,69 @@ static void test_hardware_counters_when_present(void **state)
 	counters_release(&c);
 }
 
+// The silent-zero proof, on hand-made slots: no PMU needed. raw[] holds one value per slot that
+// has an event, in slot order, then the sentinel's.
+static void test_silent_zeros_are_proved(void **state)
+{
+	(void)state;
+	struct counters c = { .nr_slots = 2 };
+	const long long counted[] = { 5, 120000 }, zero_cycles[] = { 5, 0 };
+
+	c.slots[0] = (struct counters_slot){ .metric = COUNTERS_PAGE_FAULTS, .event = "faults" };
+	c.slots[1] = (struct counters_slot){ .metric = COUNTERS_CYCLES, .event = "cycles" };
+	assert_false(counters_read_proves_stall(&c, counted, 1000000));
+	assert_true(counters_read_proves_stall(&c, zero_cycles, 1000000));
+	// Too short a region proves nothing.
+	assert_false(counters_read_proves_stall(&c, zero_cycles, COUNTERS_MIN_REGION_NS - 1));
+	// An unavailable slot has no value in raw[]: instructions are raw[0] here.
+	c.slots[0] = (struct counters_slot){ .metric = COUNTERS_CYCLES };
+	c.slots[1] = (struct counters_slot){ .metric = COUNTERS_INSTRUCTIONS, .event = "ins" };
+	assert_true(counters_read_proves_stall(&c, (const long long[]){ 0 }, 1000000));
+	assert_false(counters_read_proves_stall(&c, (const long long[]){ 7 }, 1000000));
+	// A cache-miss count of 0 proves nothing by itself; the sentinel's cycles do.
+	c.nr_slots = 1;
+	c.slots[0] = (struct counters_slot){ .metric = COUNTERS_CACHE_MISSES, .event = "misses" };
+	assert_false(counters_read_proves_stall(&c, (const long long[]){ 0 }, 1000000));
+	c.has_sentinel = true;
+	assert_true(counters_read_proves_stall(&c, (const long long[]){ 0, 0 }, 1000000));
+	assert_false(counters_read_proves_stall(&c, (const long long[]){ 0, 90000 }, 1000000));
+}
+
+// Which PMUs count as a CPU's, from a made-up /sys (LABS_KERNEL_ROOT).
+static void test_core_pmus_recognised(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/test_counters.XXXXXX";
+
+	assert_non_null(mkdtemp(root));
+	setenv("LABS_KERNEL_ROOT", root, 1);
+	unit_put(root, "sys/bus/event_source/devices/power/type", "9\n");
+	unit_put(root, "sys/bus/event_source/devices/arm_spe_0/type", "10\n");
+	unit_put(root, "sys/bus/event_source/devices/software/type", "1\n");
+	assert_false(counters_have_hw_pmu());	// energy, profiling and software units only
+	assert_false(counters_hybrid_pmus());
+	unit_put(root, "sys/bus/event_source/devices/cpu_core/type", "4\n");
+	assert_true(counters_have_hw_pmu());
+	assert_false(counters_hybrid_pmus());
+	unit_put(root, "sys/bus/event_source/devices/cpu_atom/type", "8\n");
+	assert_true(counters_hybrid_pmus());
+	unsetenv("LABS_KERNEL_ROOT");
+	assert_int_equal(unit_remove_tree(root), 0);
+}
+
+static void test_domain_is_named(void **state)
+{
+	(void)state;
+	struct counters c = { .kernel_mode = true };
+
+	assert_string_equal(counters_domain_name(&c), "user+kernel");
+	c.kernel_mode = false;
+	assert_string_equal(counters_domain_name(&c), "user mode only");
+	assert_true(counters_metric_is_hardware(COUNTERS_CYCLES));
+	assert_false(counters_metric_is_hardware(COUNTERS_PAGE_FAULTS));
+	assert_false(counters_metric_is_hardware(COUNTERS_CONTEXT_SWITCHES));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +181,9 @@ int main(void)
 		cmocka_unit_test(test_too_many_metrics),
 		cmocka_unit_test(test_fresh_pages_fault_once_each),
 		cmocka_unit_test(test_hardware_counters_when_present),
+		cmocka_unit_test(test_silent_zeros_are_proved),
+		cmocka_unit_test(test_core_pmus_recognised),
+		cmocka_unit_test(test_domain_is_named),
 	};
 	return run_group(tests);
 }
