@@ -15,13 +15,57 @@ static void thread_usage(struct rusage *ru)
 	(void)getrusage(RUSAGE_THREAD, ru);
 }
 
+// Counts nr_samples runs of kernel(arg, iters) and adds each slot's count to totals[] (NAN stays
+// NAN: unavailable). Returns 0 or the first counter error.
+static int count(struct counters *c, clock_kernel_fn kernel, void *arg, uint64_t iters,
+		 unsigned nr_samples, double *totals)
+{
+	double counts[COUNTERS_MAX];
+
+	for (unsigned s = 0; s < nr_samples; s++) {
+		int err = counters_start(c);
+
+		if (!err) {
+			kernel(arg, iters);
+			err = counters_stop(c, counts);
+		}
+		if (err)
+			return err;
+		for (size_t i = 0; i < c->nr_slots; i++)
+			totals[i] += counts[i];
+	}
+	return 0;
+}
+
+// Counts the harness once with the kernel's iterations and takes it off the kernel's counts.
+static int subtract_harness(const struct bench_config *config, uint64_t iters,
+			    struct bench_result *result)
+{
+	struct counters *c = config->counters;
+	double totals[COUNTERS_MAX] = { 0 };
+	int err = count(c, config->harness, config->harness_arg, iters, 1, totals);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < c->nr_slots; i++) {
+		unsigned bit = 1u << c->slots[i].metric;
+
+		if (config->harness_metrics ? !(config->harness_metrics & bit)
+					    : !counters_metric_is_hardware(c->slots[i].metric))
+			continue;
+		result->harness_per_op[i] = totals[i] / (double)iters;
+		result->counter_per_op[i] -= result->harness_per_op[i];
+	}
+	return 0;
+}
+
 int bench_run(const struct bench_config *config, clock_kernel_fn kernel, void *arg,
 	      struct bench_result *result)
 {
 	uint64_t max_iters = config->max_iters ? config->max_iters : (uint64_t)1 << 32;
 	unsigned n = config->nr_samples;
 	struct counters *c = config->counters;
-	double counts[COUNTERS_MAX], totals[COUNTERS_MAX] = { 0 };
+	double totals[COUNTERS_MAX] = { 0 };
 	double faults = 0, vol = 0, invol = 0;
 	int counter_err = 0;
 
@@ -61,25 +105,16 @@ int bench_run(const struct bench_config *config, clock_kernel_fn kernel, void *a
 	unsigned nr_counted = 0;
 	if (c && counters_nr_available(c) > 0) {
 		nr_counted = n < 3 ? n : 3;
-		for (unsigned s = 0; s < nr_counted; s++) {
-			int err = counters_start(c);
-
-			if (!err) {
-				kernel(arg, iters);
-				err = counters_stop(c, counts);
-			}
-			if (err) {
-				counter_err = err;
-				break;
-			}
-			for (size_t i = 0; i < c->nr_slots; i++)
-				totals[i] += counts[i];	// NAN stays NAN: unavailable
-		}
+		counter_err = count(c, kernel, arg, iters, nr_counted, totals);
 	}
 	double total_ops = (double)iters * n, counted_ops = (double)iters * nr_counted;
-	for (size_t i = 0; i < COUNTERS_MAX; i++)
+	for (size_t i = 0; i < COUNTERS_MAX; i++) {
 		result->counter_per_op[i] = c && i < c->nr_slots && nr_counted && !counter_err
 			? totals[i] / counted_ops : NAN;
+		result->harness_per_op[i] = NAN;
+	}
+	if (config->harness && nr_counted && !counter_err)
+		counter_err = subtract_harness(config, iters, result);
 	result->faults_per_op_rusage = faults / total_ops;
 	result->voluntary_switches_per_op_rusage = vol / total_ops;
 	result->involuntary_switches_per_op_rusage = invol / total_ops;

@@ -18,13 +18,30 @@ struct bench_config {
 	uint64_t min_sample_ns;		/* each sample runs at least this long (after calibration) */
 	uint64_t max_iters;		/* cap on iterations per sample; 0: 1 << 32 */
 	struct counters *counters;	/* counted in samples of their own after the timed ones, or NULL */
+	/*
+	 * The harness: what every op pays around it (the loop step, the call), as a kernel of the
+	 * same form that does nothing (bench_empty_kernel for kernels of the form
+	 * "for (i < iters) op();"). It is counted once, with the same number of iterations, and its
+	 * counts are subtracted from the kernel's, which also removes the cost of starting and
+	 * stopping the counters. NULL: nothing is subtracted.
+	 */
+	clock_kernel_fn harness;
+	void *harness_arg;
+	/* The metrics the harness is subtracted from, as bits (1u << metric); 0: every hardware
+	 * metric (a software event, a page fault, belongs to the op or to nobody: one the harness
+	 * happened to take is not the op's to give back). A kernel whose cycles overlap its loop's
+	 * (a dependent chase) keeps its cycles whole. */
+	unsigned harness_metrics;
 };
 
 struct bench_result {
 	uint64_t iters_per_sample;
 	struct stats ns_per_op;		/* over the samples */
-	/* Per operation over all samples, by counters slot; NAN when the metric is unavailable. */
+	/* Per operation over all samples, by counters slot, net of the harness where one was given;
+	 * NAN when the metric is unavailable. */
 	double counter_per_op[COUNTERS_MAX];
+	/* What was subtracted, per operation, by slot; NAN where nothing was. */
+	double harness_per_op[COUNTERS_MAX];
 	/* The kernel's own account (getrusage, RUSAGE_THREAD) per operation: the ground truth that
 	 * PAPI's page-fault and context-switch counts are checked against. */
 	double faults_per_op_rusage;

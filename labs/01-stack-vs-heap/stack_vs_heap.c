@@ -49,6 +49,11 @@ static const char *const kind_names[NR_KINDS] = {
 	"stack_touch", "malloc_free", "malloc_touch_free", "calloc_free",
 	"stack_array", "heap_array", "list_in_order", "list_scattered",
 };
+// The same, as the text names them.
+static const char *const kind_labels[NR_KINDS] = {
+	"stack+touch", "malloc+free", "malloc+touch+free", "calloc+free",
+	"stack array", "heap array", "list in order", "scattered list",
+};
 
 // How glibc decides between its heap and mmap: the default, adaptive threshold, or one fixed with
 // mallopt(M_MMAP_THRESHOLD), which also stops it from moving.
@@ -612,6 +617,42 @@ static void print_fault_cross_check(const struct run *run, uint64_t size)
 		printf("%.1f\n", p->r.counter_per_op[SLOT_FAULTS]);
 }
 
+// What the CPU counted per op, net of the harness, for the rows the verdicts are about: the claim's
+// three kinds at CLAIM_SIZE, and a large fixed-threshold malloc+touch+free, where the kernel does
+// most of the work (which user-mode-only counting leaves out).
+static void print_counts(const struct run *run, uint64_t large)
+{
+	static const struct { enum kind kind; enum malloc_mode mode; bool large; } rows[] = {
+		{ STACK_TOUCH, MODE_NONE, false }, { MALLOC_FREE, MODE_DYNAMIC, false },
+		{ MALLOC_TOUCH_FREE, MODE_DYNAMIC, false }, { MALLOC_TOUCH_FREE, MODE_FIXED, true },
+	};
+	const struct point *first = find(run, STACK_TOUCH, MODE_NONE, CLAIM_SIZE);
+	char sz[32];
+
+	if (!first || isnan(first->r.counter_per_op[SLOT_INSTRUCTIONS]) ||
+	    isnan(first->r.counter_per_op[SLOT_CYCLES]))
+		return;	// the note at the end says so
+	printf("\nCounted per op (%s), net of the harness (%.1f instructions, %.1f cycles)\n",
+	       counters_domain_name(&run->counters), first->r.harness_per_op[SLOT_INSTRUCTIONS],
+	       first->r.harness_per_op[SLOT_CYCLES]);
+	printf("%-34s %12s %12s %6s %10s\n", "op", "instructions", "cycles", "IPC", "ns");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t size = rows[i].large ? large : CLAIM_SIZE;
+		const struct point *p = find(run, rows[i].kind, rows[i].mode, size);
+		char label[64];
+
+		if (!p)
+			continue;
+		snprintf(label, sizeof(label), "%s %s%s", kind_labels[p->kind],
+			 cli_format_size(size, sz, sizeof(sz)),
+			 rows[i].mode == MODE_FIXED ? " (fixed)" : "");
+		double ins = p->r.counter_per_op[SLOT_INSTRUCTIONS];
+		double cyc = p->r.counter_per_op[SLOT_CYCLES];
+		printf("%-34s %12.1f %12.1f %6.2f %10.1f\n", label, ins, cyc, ins / cyc,
+		       p->r.ns_per_op.median);
+	}
+}
+
 static uint64_t pick_size(const struct run *run, uint64_t wanted)
 {
 	uint64_t best = run->sizes[0];
@@ -983,7 +1024,8 @@ static void plan(struct run *run)
 
 	run->bench = (struct bench_config){ .nr_samples = run->lab.opt.nr_reps,
 					    .min_sample_ns = run->lab.opt.min_sample_ns,
-					    .counters = &run->counters };
+					    .counters = &run->counters,
+					    .harness = bench_empty_kernel };
 	run->line_bytes = run->lab.have_topo ? topo_line_bytes(&run->lab.topo) : 64;
 }
 
@@ -1020,9 +1062,9 @@ static void predict(const struct run *run)
 		       "is many times slower once it outgrows the L2 (%s)",
 		       cli_format_size(biggest, big, sizeof(big)),
 		       cli_format_size(biggest * 4, nodes, sizeof(nodes)),
-		       run->lab.have_topo ? cli_format_size(topo_cache_bytes(&run->lab.topo, 2), l2,
-							    sizeof(l2))
-					  : "unknown");
+		       run->lab.have_topo && topo_cache_bytes(&run->lab.topo, 2)
+			       ? cli_format_size(topo_cache_bytes(&run->lab.topo, 2), l2, sizeof(l2))
+			       : "its size unknown: hwloc reports none");
 }
 
 int main(int argc, char **argv)
@@ -1082,6 +1124,7 @@ int main(int argc, char **argv)
 	print_alloc_table(&run);
 	print_access_table(&run);
 	print_fault_cross_check(&run, pick_size(&run, 1u << 20));
+	print_counts(&run, pick_size(&run, 1u << 20));
 	printf("\n");
 	verdict_stack_claim(&run);
 	verdict_mmap_switch(&run);

@@ -48,13 +48,18 @@ static const char *const mode_names[NR_MODES] = {
 	"hugepage", "file_cached", "file_uncached", "cow_child",
 };
 
-static const enum counters_metric metrics[] = { COUNTERS_PAGE_FAULTS, COUNTERS_DTLB_MISSES };
+static const enum counters_metric metrics[] = {
+	COUNTERS_PAGE_FAULTS, COUNTERS_DTLB_MISSES, COUNTERS_INSTRUCTIONS, COUNTERS_CYCLES,
+};
+enum { SLOT_FAULTS, SLOT_DTLB, SLOT_INSTRUCTIONS, SLOT_CYCLES, NR_SLOTS };
 
 // One measured phase: what it cost and how many faults it took.
 struct sample {
 	uint64_t ns;
 	double minor, major;		// getrusage
-	double papi_faults, dtlb;	// PAPI (NAN if unavailable)
+	// PAPI, by slot (NAN if unavailable): in the counting round, net of an empty phase (what
+	// starting and stopping the counters, reading the clock and getrusage cost)
+	double counted[NR_SLOTS];
 };
 
 struct point {
@@ -74,6 +79,8 @@ struct run {
 	struct options opt;
 	struct counters counters;
 	struct counters *counting;	// &counters in the counting round, NULL in the timed ones
+	struct sample harness;		// an empty phase's counts: its instructions and cycles are
+					// subtracted from every phase's
 	long page;
 	size_t huge;			// the transparent huge page: 2 MiB with 4 KiB pages (kernel.h)
 	uint64_t sizes[MAX_SIZES];
@@ -94,15 +101,19 @@ struct run {
 
 struct phase {
 	struct counters *c;
+	const struct sample *harness;
 	struct rusage before;
 	uint64_t start;
 };
 
-// c is NULL in the timed rounds: an open counter costs at every event it counts (here, every
-// fault), so the counts come from a round of their own.
-static void phase_begin(struct phase *ph, struct counters *c)
+// run->counting is NULL in the timed rounds: an open counter costs at every event it counts
+// (here, every fault), so the counts come from a round of their own.
+static void phase_begin(struct phase *ph, const struct run *run)
 {
+	struct counters *c = run->counting;
+
 	ph->c = c;
+	ph->harness = &run->harness;
 	getrusage(RUSAGE_THREAD, &ph->before);
 	if (c)
 		counters_start(c);
@@ -112,7 +123,7 @@ static void phase_begin(struct phase *ph, struct counters *c)
 static void phase_end(struct phase *ph, struct sample *s)
 {
 	struct rusage after;
-	double v[2] = { NAN, NAN };
+	double v[NR_SLOTS] = { NAN, NAN, NAN, NAN };
 
 	s->ns = clock_now_ns() - ph->start;
 	if (ph->c)
@@ -120,8 +131,25 @@ static void phase_end(struct phase *ph, struct sample *s)
 	getrusage(RUSAGE_THREAD, &after);
 	s->minor = (double)(after.ru_minflt - ph->before.ru_minflt);
 	s->major = (double)(after.ru_majflt - ph->before.ru_majflt);
-	s->papi_faults = v[0];
-	s->dtlb = v[1];
+	// The empty phase's instructions and cycles are every phase's; a fault it happened to take
+	// (a stack page, say) is not.
+	for (size_t i = 0; i < NR_SLOTS; i++)
+		s->counted[i] = i == SLOT_INSTRUCTIONS || i == SLOT_CYCLES
+			? v[i] - ph->harness->counted[i] : v[i];
+}
+
+// Counts an empty phase, the harness every phase pays: afterwards phase_end() subtracts it.
+static void count_harness(struct run *run)
+{
+	struct phase ph;
+	struct sample s;
+
+	memset(&run->harness, 0, sizeof(run->harness));
+	run->counting = &run->counters;
+	phase_begin(&ph, run);
+	phase_end(&ph, &s);
+	run->harness = s;
+	run->counting = NULL;
 }
 
 // One write (or read) per page, so every page is touched exactly once.
@@ -174,11 +202,11 @@ static void run_anon(struct run *run, size_t len, struct sample *write_s, struct
 	// Base pages only: with THP "always" one fault could map a whole huge page.
 	(void)madvise(p, len, MADV_NOHUGEPAGE);	// fails only on kernels without THP
 	if (read_s) {
-		phase_begin(&ph, run->counting);
+		phase_begin(&ph, run);
 		read_pages(p, len, run->page);
 		phase_end(&ph, read_s);
 	}
-	phase_begin(&ph, run->counting);
+	phase_begin(&ph, run);
 	write_pages(p, len, run->page);
 	phase_end(&ph, write_s);
 	munmap(p, len);
@@ -189,10 +217,10 @@ static void run_populate(struct run *run, size_t len, struct sample *mmap_s,
 {
 	struct phase ph;
 
-	phase_begin(&ph, run->counting);
+	phase_begin(&ph, run);
 	char *p = map_anon(len, MAP_POPULATE);
 	phase_end(&ph, mmap_s);
-	phase_begin(&ph, run->counting);
+	phase_begin(&ph, run);
 	write_pages(p, len, run->page);
 	phase_end(&ph, touch_s);
 	munmap(p, len);
@@ -206,7 +234,7 @@ static void run_hugepage(struct run *run, size_t len, struct sample *s)
 	char *p = map_aligned(len, run->huge, &base, &base_len);
 
 	(void)madvise(p, len, MADV_HUGEPAGE);	// EINVAL without THP: then it is just base pages
-	phase_begin(&ph, run->counting);
+	phase_begin(&ph, run);
 	write_pages(p, len, run->page);
 	phase_end(&ph, s);
 	munmap(base, base_len);
@@ -243,7 +271,7 @@ static void run_file(struct run *run, size_t len, bool drop_cache, struct sample
 	char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		die_errno(errno, "mmap %s", run->scratch_file);
-	phase_begin(&ph, run->counting);
+	phase_begin(&ph, run);
 	read_pages(p, len, run->page);
 	phase_end(&ph, s);
 	munmap(p, len);
@@ -346,8 +374,8 @@ static int cow_child(void *arg)
 	getrusage(RUSAGE_SELF, &after);
 	j->out->minor = (double)(after.ru_minflt - before.ru_minflt);
 	j->out->major = (double)(after.ru_majflt - before.ru_majflt);
-	j->out->papi_faults = NAN;	// the parent's counters do not follow the child
-	j->out->dtlb = NAN;
+	for (size_t i = 0; i < NR_SLOTS; i++)
+		j->out->counted[i] = NAN;	// the parent's counters do not follow the child
 	return 0;
 }
 
@@ -394,6 +422,7 @@ static void measure_size(struct run *run, uint64_t size)
 	double pages = (double)size / (double)run->page;
 
 	make_file(run, size);
+	count_harness(run);
 	// Round 0 counts (counters open; its times are dropped, a warm-up too); rounds 1..n are timed
 	// with the counters closed. Every round runs every mode, so the modes share the conditions.
 	for (unsigned r = 0; r <= n; r++) {
@@ -461,8 +490,36 @@ static void print_table(const struct run *run)
 		const struct point *p = at(run, m);
 
 		printf("  %-22s %10.3f %10.3f %8.0f %11.1f%1s %12.1f\n", mode_names[m],
-		       faults(p) / pages, p->first.papi_faults / pages, p->first.major,
+		       faults(p) / pages, p->first.counted[SLOT_FAULTS] / pages, p->first.major,
 		       p->ns_per_page.median, stats_noisy_mark(&p->ns_per_page), ns_per_fault(p, pages));
+	}
+}
+
+// What the CPU counted per page: how much work a fault is, in instructions. Counted in user mode
+// only, the kernel's share (nearly all of it) is missing, and the lines say so.
+static void print_counted(const struct run *run)
+{
+	uint64_t size = run->sizes[run->nr_sizes - 1];
+	double pages = (double)size / (double)run->page;
+	char sz[32];
+
+	if (isnan(run->harness.counted[SLOT_INSTRUCTIONS]) ||
+	    isnan(run->harness.counted[SLOT_CYCLES]))
+		return;	// the note at the end says so
+	printf("\nCounted per page at %s (%s; net of an empty phase: %.0f instructions, %.0f "
+	       "cycles)\n", cli_format_size(size, sz, sizeof(sz)),
+	       counters_domain_name(&run->counters), run->harness.counted[SLOT_INSTRUCTIONS],
+	       run->harness.counted[SLOT_CYCLES]);
+	printf("  %-22s %12s %12s %12s\n", "mode", "instr/page", "cycles/page", "instr/fault");
+	for (enum mode m = 0; m < NR_MODES; m++) {
+		const struct point *p = at(run, m);
+		double ins = p->first.counted[SLOT_INSTRUCTIONS];
+
+		if (isnan(ins))
+			continue;	// the forked child: the parent's counters do not follow it
+		printf("  %-22s %12.0f %12.0f %12.0f\n", mode_names[m], ins / pages,
+		       p->first.counted[SLOT_CYCLES] / pages,
+		       faults(p) > 0 ? ins / faults(p) : NAN);
 	}
 }
 
@@ -506,12 +563,12 @@ static void verdicts(struct run *run)
 	cli_format_size(size, sz, sizeof(sz));
 	lab_headline(&run->lab, "first_write_fault", ns_per_fault(w, pages), "ns", NAN);
 	lab_headline(&run->lab, "first_write_faults_per_page", faults(w) / pages, "faults",
-		     w->first.papi_faults / pages);
+		     w->first.counted[SLOT_FAULTS] / pages);
 	lab_headline(&run->lab, "cow_fault", ns_per_fault(cow, pages), "ns", NAN);
 	char papi[64] = "PAPI could not count them here";
 
-	if (!isnan(w->first.papi_faults))
-		snprintf(papi, sizeof(papi), "PAPI counted %.0f", w->first.papi_faults);
+	if (!isnan(w->first.counted[SLOT_FAULTS]))
+		snprintf(papi, sizeof(papi), "PAPI counted %.0f", w->first.counted[SLOT_FAULTS]);
 	// Counts of faults, not timings: exact on any machine unless THP maps huge pages (fewer
 	// faults), so each claim is judged at +-10%.
 	double per_page = faults(w) / pages;
@@ -536,12 +593,12 @@ static void verdicts(struct run *run)
 		  "(%.1f ns per page without it, in the same rounds)",
 		  (double)pm->first.ns / 1e6, faults(pt) / pages, pt->ns_per_page.median,
 		  w->ns_per_page.median);
-	if (!isnan(pm->first.papi_faults) && pm->first.papi_faults < faults(pm) / 2)
+	if (!isnan(pm->first.counted[SLOT_FAULTS]) && pm->first.counted[SLOT_FAULTS] < faults(pm) / 2)
 		lab_verdict(&run->lab,
 			    "the two counters disagree inside mmap(MAP_POPULATE): getrusage charges "
 			    "%.0f faults, the perf event counts %.0f; the kernel faults those pages in on "
 			    "the process's behalf, with no trap from user space for perf to see",
-			    faults(pm), pm->first.papi_faults);
+			    faults(pm), pm->first.counted[SLOT_FAULTS]);
 	kernel_read_line("/sys/kernel/mm/transparent_hugepage/enabled", "unavailable", thp,
 			 sizeof(thp));
 	// Not shown where THP is off, or where the size measured holds no whole huge page (512 MiB
@@ -608,6 +665,7 @@ static void write_csv(struct run *run)
 		"experiment", "mode", "size_bytes", "pages", "nr_samples", "ns_per_op_median",
 		"ns_per_op_p05", "ns_per_op_p95", "faults", "major_faults", "faults_papi",
 		"faults_per_page", "ns_per_fault", "dtlb_misses_per_page", "first_sample_ns",
+		"instructions_per_page", "cycles_per_page",
 	};
 	struct report_csv csv;
 
@@ -627,11 +685,13 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->ns_per_page.p95);
 		report_csv_double(&csv, faults(p));
 		report_csv_double(&csv, p->first.major);
-		report_csv_double(&csv, p->first.papi_faults);
+		report_csv_double(&csv, p->first.counted[SLOT_FAULTS]);
 		report_csv_double(&csv, faults(p) / pages);
 		report_csv_double(&csv, ns_per_fault(p, pages));
-		report_csv_double(&csv, p->first.dtlb / pages);
+		report_csv_double(&csv, p->first.counted[SLOT_DTLB] / pages);
 		report_csv_double(&csv, (double)p->first.ns);
+		report_csv_double(&csv, p->first.counted[SLOT_INSTRUCTIONS] / pages);
+		report_csv_double(&csv, p->first.counted[SLOT_CYCLES] / pages);
 		lab_csv_end_row(&csv);
 	}
 	// The latencies: one op is one random 4 KiB read, or one random load.
@@ -647,7 +707,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, lat[i].st->median);
 		report_csv_double(&csv, lat[i].st->p05);
 		report_csv_double(&csv, lat[i].st->p95);
-		for (int x = 0; x < 7; x++)
+		for (int x = 0; x < 9; x++)
 			report_csv_double(&csv, NAN);
 		lab_csv_end_row(&csv);
 	}
@@ -772,6 +832,7 @@ int main(int argc, char **argv)
 
 	// report
 	print_table(&run);
+	print_counted(&run);
 	printf("\n");
 	verdicts(&run);
 	lab_note_missing_counters(&run.counters);

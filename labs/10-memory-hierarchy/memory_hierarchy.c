@@ -48,6 +48,7 @@ struct point {
 	uint64_t size_bytes, stride_bytes;
 	struct bench_result r;
 	double ns_per_load, cycles_per_load, gb_per_s;
+	double instructions_per_load;	// net of the loop step (the chase's harness)
 	double huge_bytes;		// TLB experiments: how much of the buffer THP really backed
 };
 
@@ -79,7 +80,8 @@ struct run {
 	struct judged_pair memory_vs_l1, tlb_4k_vs_huge;
 };
 
-static const enum counters_metric metrics[] = { COUNTERS_CYCLES };
+static const enum counters_metric metrics[] = { COUNTERS_CYCLES, COUNTERS_INSTRUCTIONS };
+enum { SLOT_CYCLES, SLOT_INSTRUCTIONS };
 
 // ---- the buffers --------------------------------------------------------------------------------
 
@@ -144,6 +146,15 @@ static void chase_kernel(void *arg, uint64_t iters)
 	bench_escape(p);
 }
 
+// The chase's harness: the same loop with no load in it, so that instructions per load can be
+// counted net of the loop step (one load per step: the net count is about 1).
+static void empty_chase_kernel(void *arg, uint64_t iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++)
+		__asm__ volatile("");	// a loop the optimiser must keep, and nothing in it
+}
+
 // Links nr slots of slot_bytes each into one cycle: in a random order (defeats the prefetcher)
 // or in address order. offset_step spreads the pointers over the cache sets when the slots are
 // whole pages (otherwise every pointer would sit at offset 0 and use one set).
@@ -181,15 +192,20 @@ static struct point *new_point(struct run *run, enum experiment e, uint64_t size
 	struct point *p = &run->points[run->nr_points++];
 
 	*p = (struct point){ .e = e, .size_bytes = size, .stride_bytes = stride,
-			     .cycles_per_load = NAN, .gb_per_s = NAN, .huge_bytes = NAN };
+			     .cycles_per_load = NAN, .gb_per_s = NAN, .huge_bytes = NAN,
+			     .instructions_per_load = NAN };
 	return p;
 }
 
-static void bench(struct run *run, clock_kernel_fn kernel, void *arg, struct bench_result *r)
+// harness: what is subtracted from the instructions (bench.h), or NULL. The cycles keep it: the
+// loop step runs beside a load that waits, and subtracting its cycles would understate the latency.
+static void bench(struct run *run, clock_kernel_fn kernel, void *arg, clock_kernel_fn harness,
+		  struct bench_result *r)
 {
 	struct bench_config config = { .nr_samples = run->lab.opt.nr_reps,
 				       .min_sample_ns = run->lab.opt.min_sample_ns,
-				       .counters = &run->counters };
+				       .counters = &run->counters, .harness = harness,
+				       .harness_metrics = 1u << COUNTERS_INSTRUCTIONS };
 	int err = bench_run(&config, kernel, arg, r);
 
 	if (err == -EINVAL || err == -ENOMEM)
@@ -231,9 +247,10 @@ static void measure_chase(struct run *run, enum experiment e, uint64_t size)
 	chase_prepare(run, e, size, &cb);
 	struct point *p = new_point(run, e, size, slot);
 	p->huge_bytes = cb.huge_bytes;
-	bench(run, chase_kernel, &cb.c, &p->r);
+	bench(run, chase_kernel, &cb.c, empty_chase_kernel, &p->r);
 	p->ns_per_load = p->r.ns_per_op.median;
-	p->cycles_per_load = p->r.counter_per_op[0];
+	p->cycles_per_load = p->r.counter_per_op[SLOT_CYCLES];
+	p->instructions_per_load = p->r.counter_per_op[SLOT_INSTRUCTIONS];
 	buffer_unmap(&cb.b);
 }
 
@@ -309,7 +326,7 @@ static void measure_scan(struct run *run, enum experiment e, uint64_t size, uint
 	memset(b.p, 1, size);
 	struct scan s = { (const uint64_t *)(const void *)b.p, size / stride, stride / 8, 0 };
 	struct point *p = new_point(run, e, size, stride);
-	bench(run, scan_kernel, &s, &p->r);
+	bench(run, scan_kernel, &s, NULL, &p->r);
 	// Bytes delivered per ns = GB/s: what the loop read, not the lines the memory moved.
 	p->gb_per_s = (double)(s.nr * 8) / p->r.ns_per_op.median;
 	p->ns_per_load = p->r.ns_per_op.median / (double)s.nr;
@@ -443,6 +460,29 @@ static void print_tables(const struct run *run)
 	printf("  (random: a chase on huge pages where the kernel gives them, base pages: the same on "
 	       "%u-byte pages;\n   <- : the largest size that fits the cache hwloc reports; TLB "
 	       "columns: one load per page)\n", run->page);
+}
+
+// The random chase's instruction count per load: about 1 net of the loop at every size, which
+// says the cycles column is one load's latency, not work that grows with the working set.
+static void print_counted(const struct run *run)
+{
+	double lo = INFINITY, hi = -INFINITY, loop = NAN;
+
+	for (size_t i = 0; i < run->nr_points; i++) {
+		const struct point *p = &run->points[i];
+
+		if (p->e != LATENCY || isnan(p->instructions_per_load))
+			continue;
+		lo = fmin(lo, p->instructions_per_load);
+		hi = fmax(hi, p->instructions_per_load);
+		loop = p->r.harness_per_op[SLOT_INSTRUCTIONS];
+	}
+	if (lo > hi)
+		return;	// not counted: the note at the end says so
+	printf("counted (%s): the random chase retires %.2f-%.2f instructions per load net of its "
+	       "loop step (%.1f instructions), at every size: the cycles are one load's wait, and "
+	       "they keep the loop step, which runs beside it\n", counters_domain_name(&run->counters),
+	       lo, hi, loop);
 }
 
 // Where the latency climbs to memory: the smallest size whose random-chase latency is at least
@@ -642,7 +682,7 @@ static void write_csv(struct run *run)
 	static const char *const columns[] = {
 		"experiment", "kind", "size_bytes", "stride_bytes", "nr_samples", "iters_per_sample",
 		"ns_per_op_median", "ns_per_op_p05", "ns_per_op_p95", "ns_per_load",
-		"cycles_per_load", "gb_per_s", "huge_page_bytes",
+		"cycles_per_load", "gb_per_s", "huge_page_bytes", "instructions_per_load",
 	};
 	struct report_csv csv;
 
@@ -663,6 +703,7 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, p->cycles_per_load);
 		report_csv_double(&csv, p->gb_per_s);
 		report_csv_double(&csv, p->huge_bytes);
+		report_csv_double(&csv, p->instructions_per_load);
 		lab_csv_end_row(&csv);
 	}
 	// The cache sizes hwloc reports, for the plot's vertical lines.
@@ -674,7 +715,7 @@ static void write_csv(struct run *run)
 		report_csv_str(&csv, "cache");
 		report_csv_str(&csv, names[level]);
 		report_csv_u64(&csv, run->cache[level]);
-		for (int k = 0; k < 10; k++)
+		for (int k = 0; k < 11; k++)
 			report_csv_double(&csv, NAN);
 		lab_csv_end_row(&csv);
 	}
@@ -793,6 +834,7 @@ int main(int argc, char **argv)
 
 	// report
 	print_tables(&run);
+	print_counted(&run);
 	printf("\n");
 	verdicts(&run);
 	lab_note_missing_counters(&run.counters);

@@ -17,8 +17,8 @@ out=$scratch/out
 csv=$out/data.csv
 header=$(head -n 1 "$csv")
 col() { csv_col "$header" "$1"; }
-value() {	# EXPERIMENT SIZE COLUMN
-	awk -F, -v e="$1" -v s="$2" -v c="$(col "$3")" '$1 == e && $3 == s { print $c }' "$csv"
+value() {	# EXPERIMENT SIZE COLUMN: the random chase on huge pages where the experiment has kinds
+	awk -F, -v e="$1" -v s="$2" -v c="$(col "$3")" '$1 == e && $3 == s && $2 != "random_4k_pages" { print $c }' "$csv"
 }
 ratio_over() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { exit !(b > 0 && a / b > r) }'; }
 
