@@ -64,6 +64,11 @@ find_optional() {
 	want_optional slurmd have_cmd slurmd
 	want_optional slurm-client have_cmd sbatch
 	want_arm64_cross
+	# An arm64 machine with a PMU, emulated (tests/e2e/pmu_emulated.sh): QEMU's system emulator,
+	# and cpio for its initramfs. Its kernel and busybox are downloaded by the test (apt-get
+	# download, arm64, about 22 MB, kept in build/pmu-vm).
+	want_optional qemu-system-arm have_cmd qemu-system-aarch64
+	want_optional cpio have_cmd cpio
 }
 # The labs cross-compiled for arm64 and run under qemu-aarch64 (tests/e2e/arm64_emulated.sh): on
 # an amd64 Debian or Ubuntu, the cross compiler, qemu-user, and PAPI and hwloc for arm64 through

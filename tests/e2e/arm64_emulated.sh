@@ -12,17 +12,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 . tests/e2e/lib.sh
 
-arm64_pc=/usr/lib/aarch64-linux-gnu/pkgconfig
-for need in aarch64-linux-gnu-gcc qemu-aarch64 "$arm64_pc/papi.pc" "$arm64_pc/hwloc.pc"; do
-	[ -e "$need" ] || command -v "$need" >/dev/null 2>&1 && continue
-	skip "the labs on arm64 under qemu-aarch64" \
-		"$need is missing ('make deps test' installs the aarch64 cross compiler, qemu-user and the arm64 PAPI and hwloc)"
-	exit 0
-done
-
-build=build/test-arm64
-PKG_CONFIG_LIBDIR=$arm64_pc:/usr/share/pkgconfig make --no-print-directory -s BUILD="$build" \
-	CC=aarch64-linux-gnu-gcc WERROR=1 labs >"$scratch/build.log" 2>&1
+need_arm64 "the labs on arm64 under qemu-aarch64" qemu-aarch64 || exit 0
+build=$arm64_build
+build_arm64_labs
 check "the labs cross-compile for aarch64 with -Werror" test $? -eq 0
 check "... as aarch64 programs" bash -c "readelf -h '$build'/labs/01-*/stack_vs_heap | grep -q 'Machine: *AArch64'"
 

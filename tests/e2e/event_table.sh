@@ -35,11 +35,9 @@ for model in $x86_models; do
 	run_model "$model" "$tool"
 done
 
-arm64_pc=/usr/lib/aarch64-linux-gnu/pkgconfig
-arm64_lib=build/test-arm64/libcommon.a
-if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && [ -f "$arm64_pc/papi.pc" ]; then
-	[ -f "$arm64_lib" ] || PKG_CONFIG_LIBDIR=$arm64_pc:/usr/share/pkgconfig make --no-print-directory -s \
-		BUILD=build/test-arm64 CC=aarch64-linux-gnu-gcc WERROR=1 "$arm64_lib" >/dev/null 2>&1
+arm64_lib=$arm64_build/libcommon.a
+if need_arm64 "arm64 CPU models" qemu-aarch64; then
+	build_arm64_labs	# up to date: a libcommon.a older than common/ would describe old code
 	# shellcheck disable=SC2046
 	aarch64-linux-gnu-gcc -std=c17 -D_GNU_SOURCE -I common tests/tools/event_table.c "$arm64_lib" \
 		$(PKG_CONFIG_LIBDIR=$arm64_pc pkg-config --cflags --libs papi hwloc) -lpthread -lm \
@@ -50,7 +48,6 @@ if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/
 	done
 	have_arm64=1
 else
-	skip "arm64 CPU models" "the aarch64 cross tools or qemu-aarch64 are missing ('make deps test' installs them)"
 	have_arm64=0
 fi
 

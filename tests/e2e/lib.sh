@@ -53,7 +53,7 @@ repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
 
 # A scratch directory removed when the test script exits.
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/e2e.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+trap '[ -n "${KEEP_SCRATCH:-}" ] && echo "# kept $scratch" || rm -rf "$scratch"' EXIT
 
 # The value of column NAME in a CSV header line.
 csv_col() { tr ',' '\n' <<<"$1" | grep -nx "$2" | cut -d: -f1; }
@@ -130,4 +130,25 @@ example_machine() {
 	dir=$(ls -d results/examples/*/ 2>/dev/null | head -n 1)
 	[ -n "$dir" ] || { skip "$1" "results/examples/ holds no example machine"; return 1; }
 	echo "${dir%/}"
+}
+
+# The labs cross-built for arm64 (tests/e2e/arm64_emulated.sh, pmu_emulated.sh): Debian's aarch64
+# cross compiler against the arm64 PAPI and hwloc (multiarch), -Werror, into build/test-arm64.
+arm64_pc=/usr/lib/aarch64-linux-gnu/pkgconfig
+arm64_build=build/test-arm64
+# need_arm64 WHAT TOOL...: the cross tools and these; when one is missing, a skip line for WHAT
+# and status 1.
+need_arm64() {
+	local what=$1 need
+	shift
+	for need in aarch64-linux-gnu-gcc "$@" "$arm64_pc/papi.pc" "$arm64_pc/hwloc.pc"; do
+		[ -e "$need" ] || command -v "$need" >/dev/null 2>&1 && continue
+		skip "$what" "$need is missing ('make deps test' installs the aarch64 cross compiler, the arm64 PAPI and hwloc, qemu-user, qemu-system-arm and cpio)"
+		return 1
+	done
+}
+# build_arm64_labs: status 0 when the labs cross-compile; the log is $scratch/build.log.
+build_arm64_labs() {
+	PKG_CONFIG_LIBDIR=$arm64_pc:/usr/share/pkgconfig make --no-print-directory -s \
+		BUILD="$arm64_build" CC=aarch64-linux-gnu-gcc WERROR=1 labs >"$scratch/build.log" 2>&1
 }
