@@ -157,6 +157,7 @@ compare_lab() {	# LAB_DIR
 			all) echo "full and quick runs together, quick ones marked" ;; esac)"
 		[ ${#left[@]} -eq 0 ] ||
 			echo "   left out, $( [ "$mode" = full ] && echo quick || echo full) runs (RUNS=all shows them): ${left[*]}"
+		counter_meanings "$lab"
 	} | tee "$out/compare.txt"
 	[ ${#sel[@]} -gt 0 ] || { rm -rf "$pts"; return 0; }
 
@@ -177,6 +178,35 @@ compare_lab() {	# LAB_DIR
 		[ -s "$out/gnuplot.log" ] || rm -f "$out/gnuplot.log"
 	fi
 	[ "${KEEP_PLOT_SCRIPTS:-}" = 1 ] || rm -rf "$pts"
+}
+
+# A counter column means what its event counts, and that differs between CPUs (cache_misses: last-
+# level misses on Intel, L2 misses on AMD) and between runs (user mode only, or user+kernel). Where
+# the machines compared differ, the first lines of compare.txt say so, with who counts what.
+counter_meanings() {	# LAB
+	local lab=$1 i args=()
+	for i in "${sel[@]}"; do
+		args+=("name=$(run_name "$i" "$lab")" "${m_dir[$i]}/$lab/manifest.txt")
+	done
+	awk '
+	/^counter_domain: / { key = "counter_domain"; val = substr($0, 17) }
+	/^counter\.[a-z_]+: / {
+		key = substr($1, 1, length($1) - 1); val = substr($0, length($1) + 2)
+		if (val ~ /^unavailable/ || val ~ /, stalled: /) next	# no figure, nothing to mislead
+	}
+	/^counter(_domain|\.[a-z_]+): / {
+		if (!((key, val) in who)) { nv[key]++; vals[key, nv[key]] = val }
+		who[key, val] = who[key, val] (who[key, val] == "" ? "" : ", ") name
+		if (!(key in seen)) { seen[key] = 1; keys[++nk] = key }
+	}
+	END {
+		for (k = 1; k <= nk; k++) {
+			key = keys[k]
+			if (nv[key] < 2) continue
+			printf "   %s differs between these machines: the figures that use it are not the same quantity\n", key
+			for (j = 1; j <= nv[key]; j++) printf "     %s: %s\n", vals[key, j], who[key, vals[key, j]]
+		}
+	}' "${args[@]}"
 }
 
 # The name a machine has in legends and lines: its id, and whether this was a quick run.

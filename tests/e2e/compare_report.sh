@@ -32,6 +32,12 @@ printf '%s\n' "lab,name,value,unit,cross_check_value" "01-stack-vs-heap,speed_ra
 	>"$res/examples/$ref/01-stack-vs-heap/summary.csv"
 printf '%s\n' "lab,name,value,unit,cross_check_value" "01-stack-vs-heap,speed_ratio,7.5,x," \
 	"01-stack-vs-heap,only_on_alpha,42,ns," >"$lab1/summary.csv"
+# Counted differently: another instruction event, user mode only; the example counted user+kernel.
+sed -i '/^counter_domain: \|^counter.instructions: /d' "$lab1/manifest.txt" "$res/examples/$ref/01-stack-vs-heap/manifest.txt"
+printf '%s\n' "counter_domain: user mode only" \
+	"counter.instructions: perf::INSTRUCTIONS (instructions retired (the kernel's generic event))" >>"$lab1/manifest.txt"
+printf '%s\n' "counter_domain: user+kernel" "counter.instructions: PAPI_TOT_INS (instructions retired)" \
+	>>"$res/examples/$ref/01-stack-vs-heap/manifest.txt"
 rm -f "$alpha/02-recursion-depth/plot.png" "$alpha/02-recursion-depth/plot.svg"
 # Lab 2 on alpha was a quick run.
 sed -i 's/^quick: .*/quick: yes/' "$alpha/02-recursion-depth/manifest.txt"
@@ -44,6 +50,13 @@ RESULTS=$res scripts/compare.sh >"$out" 2>&1
 check "compare exits 0" test $? -eq 0
 check "compare names the made-up machine by its CPU" grep -q "alpha: Test CPU 9000, 16 PUs" "$out"
 check "compare names the example as an example" grep -q "$ref (example): " "$out"
+lab1_cmp=$res/compare/01-stack-vs-heap/compare.txt
+check "compare says the machines counted in different modes" \
+	grep -q '^   counter_domain differs between these machines' "$lab1_cmp"
+check "... with who counted what" grep -q '^     user mode only: alpha$' "$lab1_cmp"
+check "compare says the instruction events differ" \
+	grep -q '^     perf::INSTRUCTIONS (instructions retired (the kernel.s generic event)): alpha$' "$lab1_cmp"
+check "... and not for what only one machine counted" bash -c "! grep -q '^   counter.page_faults differs' '$lab1_cmp'"
 
 # Every figure of every lab: a heading, then exactly one line per machine that ran the lab.
 for lab_dir in $(scripts/labs.sh built); do
