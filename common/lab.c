@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "die.h"
 #include "kernel.h"
+#include "term.h"
 
 static void os_name(char *buf, size_t len)
 {
@@ -177,6 +178,8 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	case CLI_EXIT_USAGE:
 		exit(DIE_USAGE_STATUS);
 	}
+	// Every line from here on fits the terminal (term.h); --help above is narrow already.
+	(void)term_fit_stdout();	// -1: output as it was, unbroken
 	if (lab->opt.list_counters) {
 		lab_list_counters();
 		exit(0);

@@ -47,5 +47,22 @@ run_gnuplot "$png_term" "$tmp_png" 0
 run_gnuplot "svg size 1400,1000 noenhanced dynamic" "$tmp_svg" 0
 mv -f "$tmp_png" "$out/plot.png"
 mv -f "$tmp_svg" "$out/plot.svg"
-run_gnuplot "dumb size 110,32" "" 1
-echo "plots:    $out/plot.png, $out/plot.svg"
+# The text plot fits the terminal, as the lab's lines do (common/term.h): COLUMNS, else the
+# terminal's width when stdout is one, else 80; below 60 columns it is not drawn.
+cols=${COLUMNS:-}
+[[ "$cols" =~ ^[0-9]+$ ]] || cols=""
+[ -n "$cols" ] || { [ -t 1 ] && cols=$(tput cols 2>/dev/null); } || true
+[[ "${cols:-}" =~ ^[0-9]+$ ]] || cols=80
+if [ "$cols" -lt 60 ]; then
+	echo "plots:    no text plot: the terminal is $cols columns wide, it needs 60 (plot.png has them all)"
+else
+	width=$((cols > 120 ? 120 : cols - 1))
+	run_gnuplot "dumb size $width,$((width >= 100 ? 32 : 26))" "" 1
+fi
+# One line when it fits, else one file per line (a results path can be long).
+line="plots:    $out/plot.png, $out/plot.svg"
+if [ "${#line}" -le "$cols" ]; then
+	echo "$line"
+else
+	printf 'plots:    %s,\n          %s\n' "$out/plot.png" "$out/plot.svg"
+fi

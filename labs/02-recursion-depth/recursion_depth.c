@@ -24,6 +24,7 @@
 #include "guard.h"
 #include "lab.h"
 #include "report.h"
+#include "term.h"
 
 // Keeps the compiler from turning a call into a jump (a "sibling call"), which would reuse the
 // frame: the frames are what this lab measures. GCC also needs it for "return n + f(n - 1)",
@@ -604,6 +605,8 @@ static const struct point *find(const struct run *run, enum experiment e, const 
 // to a whole frame: over 5% of a 64 or 256 KiB stack, and close to it for 1 MiB.
 #define MIN_JUDGED_STACK ((double)(4u << 20))
 #define DEPTH_TOLERANCE 0.05
+// The limit table's width with its last column in words.
+#define LIMIT_TABLE_WIDTH 106u
 
 static void print_tables(const struct run *run)
 {
@@ -620,7 +623,9 @@ static void print_tables(const struct run *run)
 
 	printf("\nThe limit: depth reached when the stack ran out (and the prediction stack / frame;"
 	       " * = stack under 4 MiB, not judged)\n");
-	printf("  %-14s %-9s %12s %12s %8s  %s\n", "stack", "array", "max depth", "predicted",
+	// The last column is a sentence; under LIMIT_TABLE_WIDTH columns it is said in a few words.
+	bool narrow = term_width() < LIMIT_TABLE_WIDTH;
+	printf("  %-14s %-9s %11s %11s %7s  %s\n", "stack", "array", "max depth", "predicted",
 	       "ratio", "fault landed");
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
@@ -633,19 +638,27 @@ static void print_tables(const struct run *run)
 		bool thread = !strcmp(p->kind, "thread_stack");
 		bool past_guard = p->fault_offset < -(double)sysconf(_SC_PAGESIZE);
 		char where[64];
-		snprintf(where, sizeof(where), "%.0f B %s %s", fabs(p->fault_offset),
-			 p->fault_offset < 0 ? "below" : "above",
-			 !thread ? "glibc's stack bottom: the limit"
-			 : past_guard ? "the stack: past its guard page" : "the stack: its guard page");
-		printf("  %-6s %-7s %-9s %12.0f %12.0f %7.2f%s  %s\n",
+		if (narrow)
+			snprintf(where, sizeof(where), "%s, %+.0f B", !thread ? "the limit"
+				 : past_guard ? "past guard" : "guard page", p->fault_offset);
+		else
+			snprintf(where, sizeof(where), "%.0f B %s %s", fabs(p->fault_offset),
+				 p->fault_offset < 0 ? "below" : "above",
+				 !thread ? "glibc's stack bottom: the limit"
+				 : past_guard ? "the stack: past its guard page"
+				 : "the stack: its guard page");
+		printf("  %-6s %-7s %-9s %11.0f %11.0f %6.2f%s  %s\n",
 		       !strcmp(p->kind, "rlimit_stack") ? "rlimit" : "thread",
 		       cli_format_size((uint64_t)p->stack_bytes, a, sizeof(a)),
 		       cli_format_size((uint64_t)p->array_bytes, b, sizeof(b)), p->max_depth,
 		       p->predicted_depth, p->max_depth / p->predicted_depth,
 		       p->stack_bytes < MIN_JUDGED_STACK ? "*" : " ", where);
 	}
+	if (narrow)
+		printf("  (fault landed: in the thread's guard page, past it, or at RLIMIT_STACK's limit, "
+		       "in bytes from the stack's bottom; %u columns say it in words)\n",
+		       LIMIT_TABLE_WIDTH);
 }
-
 
 // measured / predicted depth over the caught overflows of one kind of stack that hold at least
 // MIN_JUDGED_STACK bytes: median, lowest and highest; and the shortfall in bytes

@@ -20,6 +20,7 @@
 #include "die.h"
 #include "lab.h"
 #include "report.h"
+#include "term.h"
 #include "stats.h"
 #include "topo.h"
 
@@ -438,9 +439,12 @@ static void print_tables(const struct run *run)
 	printf("\nns per increment per thread (the team's wall time / increments; median of %u "
 	       "interleaved rounds; %s)\nby distance between the counters in bytes\n",
 	       lab_rounds(&run->lab), STATS_NOISY_LEGEND);
+	// 87 columns; one less per figure in a narrower terminal (a figure over 99.99 then pushes
+	// its row one column wider).
+	int w = term_width() < 87 ? 6 : 7;
 	printf("  %-14s %-6s", "placement", "mode");
 	for (size_t d = 0; d < NR_DISTANCES; d++)
-		printf(" %7u", distances[d]);
+		printf(" %*u", w, distances[d]);
 	printf("\n");
 	for (int rel = 0; rel < TOPO_NR_RELATIONS; rel++) {
 		if (!run->have_pair[rel])
@@ -448,7 +452,7 @@ static void print_tables(const struct run *run)
 		for (int mode = PLAIN; mode <= ATOMIC; mode++) {
 			printf("  %-14s %-6s", topo_relation_name(rel), mode_names[mode]);
 			for (size_t d = 0; d < NR_DISTANCES; d++)
-				print_ns(find(run, DISTANCE, mode_names[mode], rel, distances[d]), 7);
+				print_ns(find(run, DISTANCE, mode_names[mode], rel, distances[d]), w);
 			printf("\n");
 		}
 	}

@@ -484,12 +484,12 @@ static void print_table(const struct run *run)
 
 	printf("\nAt %s (%.0f pages of %ld B): faults per page (getrusage; PAPI), ns per page and "
 	       "per fault (median; ~ = noisy)\n", cli_format_size(size, sz, sizeof(sz)), pages, run->page);
-	printf("  %-22s %10s %10s %8s %12s %12s\n", "mode", "faults/pg", "PAPI/pg", "major",
+	printf("  %-21s %10s %10s %8s %12s %11s\n", "mode", "faults/pg", "PAPI/pg", "major",
 	       "ns/page", "ns/fault");
 	for (enum mode m = 0; m < NR_MODES; m++) {
 		const struct point *p = at(run, m);
 
-		printf("  %-22s %10.3f %10.3f %8.0f %11.1f%1s %12.1f\n", mode_names[m],
+		printf("  %-21s %10.3f %10.3f %8.0f %11.1f%1s %11.1f\n", mode_names[m],
 		       faults(p) / pages, p->first.counted[SLOT_FAULTS] / pages, p->first.major,
 		       p->ns_per_page.median, stats_noisy_mark(&p->ns_per_page), ns_per_fault(p, pages));
 	}

@@ -22,6 +22,7 @@
 #include "kernel.h"
 #include "lab.h"
 #include "report.h"
+#include "term.h"
 #include "stats.h"
 #include "topo.h"
 
@@ -431,14 +432,24 @@ static const char *noisy(const struct point *p)
 	return p ? stats_noisy_mark(&p->r.ns_per_op) : "";
 }
 
+// The latency table's full width, with its read GB/s column and "<- L3" marks.
+#define LATENCY_TABLE_WIDTH 103
+
 static void print_tables(const struct run *run)
 {
 	char sz[32];
 
+	// Under LATENCY_TABLE_WIDTH columns: narrower columns, shorter marks, no read GB/s (the
+	// bandwidth verdict and the plot give it).
+	bool narrow = term_width() < LATENCY_TABLE_WIDTH;
+	int w = narrow ? 8 : 10;
+
 	printf("\nns per load (median of %u samples; cycles where counted; %s) by working-set size\n",
 	       run->lab.opt.nr_reps, STATS_NOISY_LEGEND);
-	printf("  %10s %10s %10s %8s %14s %12s %12s %10s\n", "size", "random", "base pages", "cycles",
-	       "address order", "TLB base", "TLB huge", "read GB/s");
+	printf("  %*s %*s %*s %*s %*s %*s %*s", w, "size", w, "random", w,
+	       narrow ? "base pg" : "base pages", w - 2, "cycles", narrow ? w : 14,
+	       narrow ? "in order" : "address order", w + 2, "TLB base", w + 2, "TLB huge");
+	printf(narrow ? "\n" : " %10s\n", "read GB/s");
 	for (size_t i = 0; i < run->nr_sizes; i++) {
 		uint64_t s = run->sizes[i];
 		const struct point *r = find(run, LATENCY, s, 0), *q = find(run, SEQUENTIAL, s, 0);
@@ -450,16 +461,22 @@ static void print_tables(const struct run *run)
 		for (unsigned level = 1; level <= 3; level++)
 			if (run->cache[level] && s <= run->cache[level] &&
 			    (i + 1 == run->nr_sizes || run->sizes[i + 1] > run->cache[level]))
-				mark = level == 1 ? "  <- L1d" : level == 2 ? "  <- L2" : "  <- L3";
-		printf("  %10s %9.2f%1s %9.2f%1s %8.1f %13.2f%1s %11.2f%1s %11.2f%1s %10.1f%s\n",
-		       cli_format_size(s, sz, sizeof(sz)), r ? r->ns_per_load : NAN, noisy(r),
-		       r4 ? r4->ns_per_load : NAN, noisy(r4), r ? r->cycles_per_load : NAN, q ? q->ns_per_load : NAN, noisy(q),
-		       t4 ? t4->ns_per_load : NAN, noisy(t4), th ? th->ns_per_load : NAN, noisy(th),
-		       bw ? bw->gb_per_s : NAN, mark);
+				mark = level == 1 ? "L1d" : level == 2 ? "L2" : "L3";
+		printf("  %*s %*.2f%1s %*.2f%1s %*.1f %*.2f%1s %*.2f%1s %*.2f%1s",
+		       w, cli_format_size(s, sz, sizeof(sz)), w - 1, r ? r->ns_per_load : NAN, noisy(r),
+		       w - 1, r4 ? r4->ns_per_load : NAN, noisy(r4), w - 2,
+		       r ? r->cycles_per_load : NAN, (narrow ? w : 14) - 1,
+		       q ? q->ns_per_load : NAN, noisy(q), w + 1, t4 ? t4->ns_per_load : NAN,
+		       noisy(t4), w + 1, th ? th->ns_per_load : NAN, noisy(th));
+		if (!narrow)
+			printf(" %10.1f", bw ? bw->gb_per_s : NAN);
+		printf("%s%s\n", *mark ? (narrow ? " <" : "  <- ") : "", mark);
 	}
-	printf("  (random: a chase on huge pages where the kernel gives them, base pages: the same on "
-	       "%u-byte pages;\n   <- : the largest size that fits the cache hwloc reports; TLB "
-	       "columns: one load per page)\n", run->page);
+	printf("  (random: a chase on huge pages where the kernel gives them; base pages: the same on "
+	       "%u-byte pages; <%s: the largest size that fits the cache hwloc reports; TLB columns: "
+	       "one load per page)\n", run->page, narrow ? "" : "-");
+	if (narrow)
+		term_note_left_out("read GB/s", LATENCY_TABLE_WIDTH);
 }
 
 // The random chase's instruction count per load: about 1 net of the loop at every size, which

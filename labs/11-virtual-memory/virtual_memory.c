@@ -29,6 +29,7 @@
 #include "kernel.h"
 #include "lab.h"
 #include "report.h"
+#include "term.h"
 #include "topo.h"
 
 #define MAX_SAMPLES 12
@@ -409,6 +410,20 @@ static int read_int(const char *path, int fallback)
 	return v;
 }
 
+// The tables name each sample object in words ("code (a function)"); in a terminal narrower than
+// SAMPLE_TABLE_WIDTH by its id ("code"), with the words in a line below the first table.
+#define SAMPLE_TABLE_WIDTH 90
+
+static const char *sample_label(const struct sample *s)
+{
+	return term_width() < SAMPLE_TABLE_WIDTH ? s->id : s->name;
+}
+
+static int sample_width(void)
+{
+	return term_width() < SAMPLE_TABLE_WIDTH ? 8 : 36;
+}
+
 static void map_this_process(struct run *run)
 {
 	static struct region regions[MAX_REGIONS];
@@ -417,17 +432,23 @@ static void map_this_process(struct run *run)
 	run->nr_samples = take_samples(run->samples);	// first: the samples allocate mappings
 	size_t nr = read_maps(regions, MAX_REGIONS);
 	printf("\nWhere each kind of data lives in this process (/proc/self/maps)\n");
-	printf("  %-36s %-18s %-5s %10s  %s\n", "sample object", "address", "perms", "region",
-	       "mapping");
+	printf("  %-*s %-18s %-5s %10s  %s\n", sample_width(), "sample object", "address", "perms",
+	       "region", "mapping");
 	for (size_t i = 0; i < run->nr_samples; i++) {
 		struct sample *s = &run->samples[i];
 		const struct region *r = region_of(regions, nr, s->address);
 
 		snprintf(s->region, sizeof(s->region), "%.90s",
 			 r ? short_name(r->name, run->exe) : "(not mapped?)");
-		printf("  %-36s 0x%016lx %-5s %10s  %s\n", s->name, (unsigned long)s->address,
-		       r ? r->perms : "-", r ? cli_format_size(r->end - r->start, sz, sizeof(sz)) : "-",
-		       s->region);
+		printf("  %-*s 0x%016lx %-5s %10s  %s\n", sample_width(), sample_label(s),
+		       (unsigned long)s->address, r ? r->perms : "-",
+		       r ? cli_format_size(r->end - r->start, sz, sizeof(sz)) : "-", s->region);
+	}
+	if (term_width() < SAMPLE_TABLE_WIDTH) {
+		printf("  (");
+		for (size_t i = 0; i < run->nr_samples; i++)
+			printf("%s%s: %s", i ? "; " : "", run->samples[i].id, run->samples[i].name);
+		printf(")\n");
 	}
 }
 
@@ -449,7 +470,7 @@ static void measure_aslr(struct run *run)
 	printf("\nThe same addresses in %d runs of this program (ASLR: randomize_va_space = %d)\n",
 	       NR_ASLR_RUNS, run->aslr_setting);
 	for (size_t i = 0; i < run->nr_samples; i++) {
-		printf("  %-36s", run->samples[i].name);
+		printf("  %-*s", sample_width(), sample_label(&run->samples[i]));
 		for (int k = 0; k < NR_ASLR_RUNS; k++)
 			printf(" 0x%012lx", (unsigned long)run->aslr[k][i]);
 		printf("\n");

@@ -35,6 +35,7 @@
 #include "lab.h"
 #include "report.h"
 #include "sanitizer.h"
+#include "term.h"
 #include "stats.h"
 #include "topo.h"
 
@@ -551,17 +552,26 @@ static void plan(struct run *run)
 static void print_observed(const struct run *run)
 {
 	printf("\nWatched from outside (RSS from /proc/PID/statm against requests served)\n");
-	printf("  %-10s %12s %14s %18s %18s %12s\n", "server", "requests", "RSS growth",
-	       "RSS per request", "heap per request", "ns/request");
+	// Under 91 columns the same columns, narrower, with shorter names.
+	bool narrow = term_width() < 91;
+	int w = narrow ? 2 : 0;	// columns narrower by 2, by 4 for the per-request ones
+
+	if (narrow)
+		printf("  %-10s %10s %12s %12s %12s %10s\n", "server", "requests", "RSS growth",
+		       "RSS/req", "heap/req", "ns/req");
+	else
+		printf("  %-10s %12s %14s %18s %18s %12s\n", "server", "requests", "RSS growth",
+		       "RSS per request", "heap per request", "ns/request");
 	for (int k = 0; k < NR_SERVERS; k++) {
 		const struct observed *o = &run->server[k];
 		char a[32];
 		double growth = o->nr_samples ? o->samples[o->nr_samples - 1].rss_bytes -
 						o->samples[0].rss_bytes : NAN;
 
-		printf("  %-10s %12.0f %14s %16.1f B %16.1f B %11.0f%1s\n", server_names[k],
-		       o->requests, cli_format_size((uint64_t)fmax(growth, 0), a, sizeof(a)),
-		       o->rss_per_request, o->heap_per_request, o->ns_per_request.median,
+		printf("  %-10s %*.0f %*s %*.1f B %*.1f B %*.0f%1s\n", server_names[k], 12 - w,
+		       o->requests, 14 - w, cli_format_size((uint64_t)fmax(growth, 0), a, sizeof(a)),
+		       16 - 3 * w, o->rss_per_request, 16 - 3 * w, o->heap_per_request, 11 - w,
+		       o->ns_per_request.median,
 		       isnan(o->ns_per_request.median) ? "" : stats_noisy_mark(&o->ns_per_request));
 	}
 	printf("  (%s)\n", STATS_NOISY_LEGEND);
@@ -713,12 +723,20 @@ static const char *checker_saw(const struct checker *c, bool valgrind, char *buf
 	return buf;
 }
 
+#define OTHER_TABLE_WIDTH 95
+
 static void print_other(const struct run *run)
 {
 	printf("\nLeaks outside malloc: %u requests each, seen in /proc/self (status, fd), and what the "
 	       "checkers said\n", OTHER_REQUESTS);
-	printf("  %-7s %11s %10s %8s %8s  %-18s %s\n", "leak", "VmSize/req", "RSS/req", "fds/req",
-	       "threads", "LeakSanitizer", "valgrind --track-fds=yes");
+	// Under OTHER_TABLE_WIDTH columns: no VmSize/req (RSS/req is what the leak costs).
+	bool narrow = term_width() < OTHER_TABLE_WIDTH;
+
+	printf("  %-7s", "leak");
+	if (!narrow)
+		printf(" %11s", "VmSize/req");
+	printf(" %10s %8s %8s  %-18s %s\n", "RSS/req", "fds/req", "threads", "LeakSanitizer",
+	       narrow ? "valgrind" : "valgrind --track-fds=yes");
 	for (enum other_leak k = 0; k < NR_OTHER; k++) {
 		const struct other_observed *o = &run->other[k];
 		char a[32], b[32], l[64], v[64];
@@ -728,13 +746,18 @@ static void print_other(const struct run *run)
 			       other_names[k], sanitizer_name() ? sanitizer_name() : "a sanitizer");
 			continue;
 		}
-		printf("  %-7s %11s %10s %8.2f %8.0f  %-18s %s%s%s\n", other_names[k],
-		       cli_format_size((uint64_t)fmax(o->vm_per_request, 0), a, sizeof(a)),
+		printf("  %-7s", other_names[k]);
+		if (!narrow)
+			printf(" %11s", cli_format_size((uint64_t)fmax(o->vm_per_request, 0), a,
+							sizeof(a)));
+		printf(" %10s %8.2f %8.0f  %-18s %s%s%s\n",
 		       cli_format_size((uint64_t)fmax(o->rss_per_request, 0), b, sizeof(b)),
 		       o->fds_per_request, o->threads_after, checker_saw(&o->lsan, false, l, sizeof(l)),
 		       checker_saw(&o->valgrind, true, v, sizeof(v)), o->error ? "; stopped: " : "",
 		       o->error ? strerror(o->error) : "");
 	}
+	if (narrow)
+		term_note_left_out("VmSize/req", OTHER_TABLE_WIDTH);
 }
 
 static void verdicts(struct run *run)

@@ -31,6 +31,7 @@ done
 # What the guest runs: each lab as root with kernel-mode counting allowed, Lab 1 as a user at the
 # usual paranoid level 2, Lab 1 again while the hog holds the counters.
 cat >"$guest/run.sh" <<'EOF'
+export COLUMNS=10000	# whole lines, as lib.sh asks for on this side
 cd /tmp
 echo 1 >/proc/sys/kernel/perf_event_paranoid
 /labs/stack_vs_heap --counters >/out/counters.txt 2>&1
