@@ -17,6 +17,18 @@ size = 'column("size_bytes")'
 # makes gnuplot skip without breaking the line.
 series(k, m, col) = (kind(k) && mode(m)) ? column(col) : NaN
 threshold = 131072
+# The kinds as the lab's text names them.
+label(k) = k eq "malloc_free" ? "malloc+free" : k eq "malloc_touch_free" ? "malloc+touch+free" : \
+	k eq "calloc_free" ? "calloc+free" : k eq "stack_touch" ? "stack+touch" : \
+	k eq "stack_array" ? "stack array" : k eq "heap_array" ? "heap array" : \
+	k eq "list_in_order" ? "list in order" : k eq "list_scattered" ? "scattered list" : k
+# Per size, each heap kind's time over the stack's (dynamic threshold): size,touch_ratio,alloc_ratio,
+# read from data.csv by awk (gnuplot cannot join two rows).
+ratios = "< awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next } " . \
+	"$1 == \"alloc\" { ns[$2, $3, $4] = $h[\"ns_per_op_median\"]; if ($2 == \"stack_touch\") s[++n] = $4 } " . \
+	"END { print \"size,touch_ratio,alloc_ratio\"; for (i = 1; i <= n; i++) { z = s[i]; st = ns[\"stack_touch\", \"\", z]; " . \
+	"t = ns[\"malloc_touch_free\", \"dynamic_threshold\", z]; a = ns[\"malloc_free\", \"dynamic_threshold\", z]; " . \
+	"if (st > 0 && t > 0 && a > 0) printf \"%s,%g,%g\\n\", z, t / st, a / st } }' '" . datafile . "'"
 
 if (dumb) {
 	set title "Lab 1: ns per allocation+free by size (" . machine . ")"
@@ -46,10 +58,10 @@ plot for [k in "stack_touch"] datafile \
 	with yerrorlines lw 2 title "stack+touch", \
      for [k in "malloc_free malloc_touch_free calloc_free"] datafile \
 	using (column("size_bytes")):(series(k, "dynamic_threshold", "ns_per_op_median")) \
-	with linespoints title k . " (dynamic)", \
+	with linespoints title label(k) . " (dynamic)", \
      for [k in "malloc_free malloc_touch_free calloc_free"] datafile \
 	using (column("size_bytes")):(series(k, "fixed_threshold", "ns_per_op_median")) \
-	with linespoints dashtype 2 title k . " (fixed)"
+	with linespoints dashtype 2 title label(k) . " (fixed)"
 
 set title "Page faults per op (getrusage): who pays for fresh pages"
 unset logscale y
@@ -69,6 +81,18 @@ set xlabel "working set (bytes of values)"
 set ylabel "ns per element"
 plot for [k in "stack_array heap_array list_in_order list_scattered"] datafile \
 	using (column("size_bytes")):(series(k, "", "ns_per_op_median")):(series(k, "", "ns_per_op_p05")):(series(k, "", "ns_per_op_p95")) \
-	with yerrorlines lw 2 title k
+	with yerrorlines lw 2 title label(k)
+
+set title "The claim, size by size: heap time over stack time (dynamic threshold)"
+set xlabel "allocation size (bytes)"
+set ylabel "heap time / stack time (log scale)"
+set yrange [*:100]
+set key top right
+set arrow 2 from graph 0, first 10 to graph 1, first 10 nohead dashtype 2 lc rgb "gray40"
+set label 2 "the tutorials' 10x" at graph 0.02, first 10 offset 0,0.6 font ",8"
+set arrow 3 from graph 0, first 1 to graph 1, first 1 nohead lc rgb "gray60"
+set label 3 "the same" at graph 0.02, first 1 offset 0,0.6 font ",8"
+plot ratios using "size":"touch_ratio" with linespoints title "malloc+touch+free / stack+touch (the same work)", \
+     ratios using "size":"alloc_ratio" with linespoints title "malloc+free (nothing touched) / stack+touch"
 
 unset multiplot

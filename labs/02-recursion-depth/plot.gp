@@ -29,6 +29,7 @@ if (dumb) {
 set multiplot layout 2,2 title "Lab 2: recursion depth on " . machine font ",12"
 
 set title "Maximum depth: measured vs stack size / frame size"
+set key bottom right	# the points lie on the diagonal: this corner is empty
 plot for [a in arrays] datafile \
 	using (pick_array("limit", "thread_stack", a + 0, "predicted_depth")):(column("max_depth")) \
 	with points pt 7 ps 1.2 title "thread, " . a . " B array", \
@@ -38,6 +39,7 @@ plot for [a in arrays] datafile \
      x with lines dashtype 2 lc rgb "gray40" title "measured = predicted"
 
 set title "Frame size: measured distance between frames vs the compiler's report"
+set key top left
 set logscale x 2
 set logscale y 2
 set xlabel "local array (bytes; 0 drawn at 1)"
@@ -57,8 +59,14 @@ set ylabel "faults per KiB"
 set yrange [0:*]
 set xrange [-0.5:1.5]
 set xtics ("first descent" 0, "second descent" 1)
+# Each bar's value over it: a bar of 0 (the second descent, usually) is a label, not a blank.
+set offsets 0, 0, graph 0.1, 0
 plot datafile using (0):(pick("faults", "first_descent", "faults_per_kib")) with boxes lc 3, \
-     '' using (1):(pick("faults", "second_descent", "faults_per_kib")) with boxes lc 4
+     '' using (1):(pick("faults", "second_descent", "faults_per_kib")) with boxes lc 4, \
+     '' using (0):(pick("faults", "first_descent", "faults_per_kib")):(sprintf("%.3g", column("faults_per_kib"))) \
+	with labels offset 0, 0.8, \
+     '' using (1):(pick("faults", "second_descent", "faults_per_kib")):(sprintf("%.3g", column("faults_per_kib"))) \
+	with labels offset 0, 0.8
 
 set title "Cost per level: the same hash chain, recursive vs loop"
 set ylabel "ns per level (median, p5-p95)"

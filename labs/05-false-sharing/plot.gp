@@ -49,12 +49,14 @@ set xrange [-0.5:words(placements) - 0.5]
 set xtics ()
 set for [i = 1:words(placements)] xtics add (word(placements, i) i - 1)
 layouts = "alignas_64 alignas_line alignas_128"
+layout_label(l) = l eq "alignas_64" ? "alignas(64)" : l eq "alignas_128" ? "alignas(128)" : \
+	"alignas(cache line)"
 place_index(pl) = sum [i = 1:words(placements)] (pl eq word(placements, i) ? i - 1 : 0)
 # x: the placement's slot, shifted per layout; the third column is the box width.
 plot for [j = 1:3] datafile \
 	using (place_index(strcol("placement")) + (j - 2) * 0.25):\
 	(strcol("experiment") eq "layout" && strcol("kind") eq word(layouts, j) ? column("speedup_vs_packed") : NaN):(0.22) \
-	with boxes lc j title word(layouts, j), \
+	with boxes lc j title layout_label(word(layouts, j)), \
      1 with lines dashtype 2 lc rgb "gray40" title "no gain"
 
 # The thread counts this machine allowed (1, 2, 4... up to its usable PUs), from the data.
@@ -64,7 +66,7 @@ set xlabel "threads"
 set ylabel "ns per increment"
 set xrange [0.5:*]
 set offsets 0, 1, 0, 0
-set xtics autofreq
+set xtics 1	# thread counts are whole numbers
 set logscale y 10
 set yrange [*:*]
 set key top left

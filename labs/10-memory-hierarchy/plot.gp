@@ -45,12 +45,12 @@ unset arrow
 unset label
 if (huge > 0) {
 	plot datafile using "size_bytes":(pick("tlb", "4k_pages", "ns_per_load")) \
-		with linespoints lw 2 title "4 KiB pages", \
+		with linespoints lw 2 title "base pages", \
 	     datafile using "size_bytes":(pick("tlb", "huge_pages", "ns_per_load")) \
 		with linespoints lw 2 title "huge pages (THP)"
 } else {
 	plot datafile using "size_bytes":(pick("tlb", "4k_pages", "ns_per_load")) \
-		with linespoints lw 2 title "4 KiB pages (no huge pages here)"
+		with linespoints lw 2 title "base pages (no huge pages here)"
 }
 
 set title "Sequential read bandwidth"
@@ -70,6 +70,7 @@ set logscale y 2
 set yrange [4:1024]
 set cblabel "GB/s"
 set palette rgbformulae 33,13,10
+set offsets graph 0.04, graph 0.04, 0, 0	# the outer squares clear of the axes' numbers
 plot datafile using "size_bytes":(pick("mountain", "read", "stride_bytes")):"gb_per_s" \
 	with points pt 5 ps 3 lc palette notitle
 unset multiplot

@@ -14,6 +14,9 @@ touched = system("awk -F, '$1 == \"noreserve\" { n++ } END { print n + 0 }' '" .
 if (dumb) {
 	set title "Lab 11: virtual vs resident bytes as pages are touched (" . machine . ")"
 	set logscale y 2
+	set format y "%.0b %BB"	# 64 GiB, not 6.87195e+10
+	set offsets 0, 0, graph 0.05, graph 0.05	# the virtual line off the border
+	set key bottom right
 	set xlabel "MiB touched"
 	plot datafile using (pick("noreserve", "touch", "touched_bytes") / 2**20):"virtual_bytes" \
 		with linespoints title "virtual", \
@@ -65,7 +68,8 @@ set autoscale x
 set xtics autofreq
 set logscale y 2
 set format y "%.0b%B"
-set key center center inside font ",10"
+set key bottom right font ",10"	# resident climbs from the bottom left: this corner stays clear
+set offsets 0, 0, graph 0.06, 0	# the virtual size's flat line off the top border
 if (touched > 0) {
 	plot datafile using (pick("noreserve", "touch", "touched_bytes") / 2**20):"virtual_bytes" \
 		with linespoints lw 2 title "virtual size (VmSize)", \

@@ -26,8 +26,14 @@ if (dumb) {
 
 set multiplot layout 1,2 title "Lab 13: dangling pointers on " . machine font ",12"
 set title "One block, two owners: the balance seen through each pointer"
+# Each balance over its bar: bob's 0 (alice's stale write landed in his block) is the point of the
+# lab, and a bar of 0 draws nothing.
+set offsets 0, 0, graph 0.08, 0
 plot datafile using (strcol("experiment") eq "use_after_free" ? slot(strcol("kind")) : NaN):"balance" \
-	with boxes lc 1
+	with boxes lc 1, \
+     datafile using (strcol("experiment") eq "use_after_free" ? slot(strcol("kind")) : NaN):"balance":(sprintf("%.0f", column("balance"))) \
+	with labels offset 0, 0.8 font ",11"
+set offsets 0, 0, 0, 0
 
 set title "The price of catching it: ns per malloc + free (median, p5-p95)"
 set xrange [-0.6:1.6]
