@@ -364,6 +364,9 @@ static void print_prefixed(FILE *f, const char *prefix, const char *fmt, va_list
 
 static void print_prefixed(FILE *f, const char *prefix, const char *fmt, va_list ap)
 {
+	// A note in the middle of a progress line ("measuring: 1 MiB... ") starts a line of its own.
+	if (f == stdout && !term_at_line_start())
+		fputc('\n', f);
 	fputs(prefix, f);
 	vfprintf(f, fmt, ap);
 	fputc('\n', f);

@@ -203,9 +203,17 @@ void term_note_left_out(const char *columns, unsigned full_width)
 	       columns, full_width);
 }
 
+static struct fit state;	// stdout's, once term_fit_stdout() has run
+static bool fitted;
+
+bool term_at_line_start(void)
+{
+	fflush(stdout);	// what stdout holds has reached fit_write, and its column is known
+	return !fitted || (state.col == 0 && state.spaces == 0 && state.word_len == 0);
+}
+
 int term_fit_stdout(void)
 {
-	static struct fit state;
 	cookie_io_functions_t io = { .write = fit_write };
 
 	state.width = term_width();
@@ -216,5 +224,6 @@ int term_fit_stdout(void)
 	setvbuf(f, NULL, _IOLBF, 0);
 	fflush(stdout);
 	stdout = f;
+	fitted = true;
 	return 0;
 }

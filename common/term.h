@@ -11,6 +11,7 @@
 #ifndef COMMON_TERM_H
 #define COMMON_TERM_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* The narrowest width honoured: below it lines are broken at this width anyway. */
@@ -33,6 +34,10 @@ int term_fit_stdout(void);
  * else two more than the line's own indent. Never more than 32. Exposed for the unit test.
  */
 unsigned term_hanging_indent(const char *start, size_t len);
+
+/* False while stdout's current line has text on it (a progress line, "measuring: 1 MiB... "):
+ * what a line of its own must start with a line break for. True when stdout is not fitted. */
+bool term_at_line_start(void);
 
 /* Under a table that left columns out to fit term_width(): one line naming them, and the width
  * that shows them (data.csv always has them): "(not shown at 80 columns: calloc+free, in data.csv

@@ -46,6 +46,7 @@ static const char *const experiment_names[] = { "distance", "layout", "threads" 
 // closed), in this order.
 static const enum counters_metric metrics[] = { COUNTERS_CACHE_MISSES, COUNTERS_COHERENCE };
 #define NR_METRICS (sizeof(metrics) / sizeof(metrics[0]))
+enum { SLOT_CACHE_MISSES, SLOT_COHERENCE };	// metrics[]'s order
 
 struct point {
 	enum experiment experiment;
@@ -91,6 +92,9 @@ struct worker {
 	char *counter;		// this thread's counter
 	uint64_t start_ns, end_ns;	// of the last sample
 	double counts[NR_METRICS];
+	// The thread's own counter slots after its last counted sample: a slot that stopped
+	// counting (counters.h) is reported through the lab's probe, which prints the notes.
+	struct counters_slot slots[NR_METRICS];
 };
 
 struct team {
@@ -129,8 +133,10 @@ static void *worker_main(void *arg)
 		else
 			increment_atomic((_Atomic uint32_t *)(void *)w->counter, t->iters);
 		w->end_ns = clock_now_ns();
-		if (t->count)
+		if (t->count) {
 			counters_stop(&c, w->counts);
+			memcpy(w->slots, c.slots, sizeof(w->slots));
+		}
 		pthread_barrier_wait(&t->done);
 	}
 	counters_release(&c);
@@ -277,8 +283,11 @@ static double team_run(struct run *run, struct variant *v, bool count, double *o
 	for (unsigned i = 0; i < p->nr_threads; i++) {
 		p->bound = p->bound && team.w[i].bound;
 		// Events per increment, averaged over the threads. NAN (not counted) stays NAN.
-		for (size_t k = 0; count && k < NR_METRICS; k++)
+		for (size_t k = 0; count && k < NR_METRICS; k++) {
 			p->per_op[k] += team.w[i].counts[k] / (double)p->iters / p->nr_threads;
+			if (team.w[i].slots[k].stalled && !run->probe.slots[k].stalled)
+				run->probe.slots[k] = team.w[i].slots[k];
+		}
 	}
 	p->pu_a = team.w[0].pu_observed;
 	p->pu_b = p->nr_threads > 1 ? team.w[1].pu_observed : -1;
@@ -727,8 +736,8 @@ static void write_csv(struct run *run)
 		report_csv_double(&csv, speedup_vs_packed(run, p));
 		report_csv_double(&csv, p->overlap);
 		report_csv_u64(&csv, p->count_ok);
-		report_csv_double(&csv, p->per_op[0]);
-		report_csv_double(&csv, p->per_op[1]);
+		report_csv_double(&csv, p->per_op[SLOT_CACHE_MISSES]);
+		report_csv_double(&csv, p->per_op[SLOT_COHERENCE]);
 		lab_csv_end_row(&csv);
 	}
 	lab_csv_commit(&csv);
@@ -812,6 +821,14 @@ int main(int argc, char **argv)
 	lab_prediction("on one PU, or on SMT siblings sharing an L1, there is nothing to bounce: "
 		       "little or no effect; one shared atomic counter is slower still, and "
 		       "alignas(64) is as good as alignas(128) where the line is 64 bytes");
+	// What the coherence event will show follows from what it counts (common/counter-events.md):
+	// an increment loads its counter before it stores, so every event here sees the bounces.
+	const struct counters_slot *coherence = &run.probe.slots[SLOT_COHERENCE];
+	if (coherence->event)
+		lab_prediction("%s counts %s: up to one per increment while the two counters share a "
+			       "line (each increment loads the line the other core just wrote), about 0 "
+			       "a line apart; a pair on two sockets is not counted by it",
+			       coherence->event, coherence->counts);
 
 	// measure
 	printf("measuring:");

@@ -145,6 +145,27 @@ static void test_lines_fit_and_keep_their_words(void **state)
 	free(text);
 }
 
+// A line of its own after a progress line needs to know that the progress line is open.
+static void print_progress_and_probe(void)
+{
+	bool at_start_before = term_at_line_start();
+
+	fputs("measuring: 1 MiB...", stdout);
+	bool open = !term_at_line_start();
+	fputs(" done\n", stdout);
+	printf("%s %s %s\n", at_start_before ? "fresh" : "not-fresh", open ? "open" : "closed",
+	       term_at_line_start() ? "fresh" : "not-fresh");
+}
+
+static void test_knows_an_open_line(void **state)
+{
+	(void)state;
+	char *text = fitted_output(80, print_progress_and_probe);
+
+	assert_string_equal(text, "measuring: 1 MiB... done\nfresh open fresh\n");
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_hanging_indents),
 		cmocka_unit_test(test_lines_fit_and_keep_their_words),
 		cmocka_unit_test(test_narrow_terminal_indents_less),
+		cmocka_unit_test(test_knows_an_open_line),
 	};
 	return run_group(tests);
 }
