@@ -75,20 +75,30 @@ struct fit {
 	size_t out_len;
 };
 
+// Writes out what one write call produced, best effort as stdout itself would (a closed terminal
+// loses the text). Returns false when the terminal refused it.
+static bool flush_out(struct fit *f)
+{
+	bool ok = true;
+
+	for (size_t done = 0; done < f->out_len;) {
+		ssize_t w = write(STDOUT_FILENO, f->out + done, f->out_len - done);
+
+		if (w <= 0) {
+			ok = false;
+			break;
+		}
+		done += (size_t)w;
+	}
+	f->out_len = 0;
+	return ok;
+}
+
 static void put(struct fit *f, const char *s, size_t n)
 {
 	while (n > 0) {
-		if (f->out_len == sizeof(f->out)) {
-			// Best effort, as stdout itself would be: a closed terminal loses the text.
-			for (size_t done = 0; done < f->out_len;) {
-				ssize_t w = write(STDOUT_FILENO, f->out + done, f->out_len - done);
-
-				if (w <= 0)
-					break;
-				done += (size_t)w;
-			}
-			f->out_len = 0;
-		}
+		if (f->out_len == sizeof(f->out))
+			(void)flush_out(f);	// a refusal shows at the end of the write call
 		size_t k = sizeof(f->out) - f->out_len < n ? sizeof(f->out) - f->out_len : n;
 		memcpy(f->out + f->out_len, s, k);
 		f->out_len += k;
@@ -110,7 +120,7 @@ static void put_spaces(struct fit *f, unsigned n)
 }
 
 // A fresh output line, indented under the line's label.
-static unsigned break_line(struct fit *f)
+static void break_line(struct fit *f)
 {
 	unsigned indent = term_hanging_indent(f->start, f->start_len);
 
@@ -119,7 +129,6 @@ static unsigned break_line(struct fit *f)
 	put(f, "\n", 1);
 	put_spaces(f, indent);
 	f->col = indent;
-	return indent;
 }
 
 // Places the word collected so far: after its blanks if it fits, else on a new line (the blanks
@@ -185,16 +194,7 @@ static ssize_t fit_write(void *cookie, const char *buf, size_t size)
 		f->col += f->spaces;
 		f->spaces = 0;
 	}
-	put(f, "", 0);
-	for (size_t done = 0; done < f->out_len;) {
-		ssize_t w = write(STDOUT_FILENO, f->out + done, f->out_len - done);
-
-		if (w <= 0)
-			return done ? (ssize_t)size : -1;
-		done += (size_t)w;
-	}
-	f->out_len = 0;
-	return (ssize_t)size;
+	return flush_out(f) ? (ssize_t)size : -1;
 }
 
 void term_note_left_out(const char *columns, unsigned full_width)

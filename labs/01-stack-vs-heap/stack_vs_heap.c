@@ -342,9 +342,10 @@ static void measure_stack_claim(struct run *run)
 	struct alloc_arg heap_touch = { MALLOC_TOUCH_FREE, CLAIM_SIZE, run->line_bytes };
 	struct compare_kernel variants[NR_CLAIM_VARIANTS] = {
 		[CLAIM_HARNESS] = { "harness", bench_empty_kernel, NULL, 0 },
-		[CLAIM_STACK_TOUCH] = { "stack+touch", alloc_kernel, &stack, 0 },
-		[CLAIM_MALLOC_FREE] = { "malloc+free", alloc_kernel, &heap, 0 },
-		[CLAIM_MALLOC_TOUCH_FREE] = { "malloc+touch+free", alloc_kernel, &heap_touch, 0 },
+		[CLAIM_STACK_TOUCH] = { kind_labels[STACK_TOUCH], alloc_kernel, &stack, 0 },
+		[CLAIM_MALLOC_FREE] = { kind_labels[MALLOC_FREE], alloc_kernel, &heap, 0 },
+		[CLAIM_MALLOC_TOUCH_FREE] = { kind_labels[MALLOC_TOUCH_FREE], alloc_kernel,
+					      &heap_touch, 0 },
 	};
 	int err = compare_kernels(variants, NR_CLAIM_VARIANTS, lab_rounds(&run->lab),
 				  run->lab.opt.min_sample_ns, 0, &run->claim);

@@ -625,8 +625,9 @@ static void print_tables(const struct run *run)
 	       " * = stack under 4 MiB, not judged)\n");
 	// The last column is a sentence; under LIMIT_TABLE_WIDTH columns it is said in a few words.
 	bool narrow = term_width() < LIMIT_TABLE_WIDTH;
-	printf("  %-14s %-9s %11s %11s %7s  %s\n", "stack", "array", "max depth", "predicted",
-	       "ratio", "fault landed");
+	int dw = narrow ? 11 : 12, rw = narrow ? 6 : 7;	// the depth and ratio columns
+	printf("  %-14s %-9s %*s %*s %*s  %s\n", "stack", "array", dw, "max depth", dw, "predicted",
+	       rw + 1, "ratio", "fault landed");
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct point *p = &run->points[i];
 
@@ -647,11 +648,11 @@ static void print_tables(const struct run *run)
 				 !thread ? "glibc's stack bottom: the limit"
 				 : past_guard ? "the stack: past its guard page"
 				 : "the stack: its guard page");
-		printf("  %-6s %-7s %-9s %11.0f %11.0f %6.2f%s  %s\n",
+		printf("  %-6s %-7s %-9s %*.0f %*.0f %*.2f%s  %s\n",
 		       !strcmp(p->kind, "rlimit_stack") ? "rlimit" : "thread",
 		       cli_format_size((uint64_t)p->stack_bytes, a, sizeof(a)),
-		       cli_format_size((uint64_t)p->array_bytes, b, sizeof(b)), p->max_depth,
-		       p->predicted_depth, p->max_depth / p->predicted_depth,
+		       cli_format_size((uint64_t)p->array_bytes, b, sizeof(b)), dw, p->max_depth,
+		       dw, p->predicted_depth, rw, p->max_depth / p->predicted_depth,
 		       p->stack_bytes < MIN_JUDGED_STACK ? "*" : " ", where);
 	}
 	if (narrow)

@@ -443,14 +443,16 @@ static void print_ns(const struct point *p, int width)
 		printf(" %*s", width, "-");
 }
 
+#define DISTANCE_TABLE_WIDTH 87
+
 static void print_tables(const struct run *run)
 {
 	printf("\nns per increment per thread (the team's wall time / increments; median of %u "
 	       "interleaved rounds; %s)\nby distance between the counters in bytes\n",
 	       lab_rounds(&run->lab), STATS_NOISY_LEGEND);
-	// 87 columns; one less per figure in a narrower terminal (a figure over 99.99 then pushes
-	// its row one column wider).
-	int w = term_width() < 87 ? 6 : 7;
+	// DISTANCE_TABLE_WIDTH columns; one less per figure in a narrower terminal (a figure over
+	// 99.99 then pushes its row one column wider).
+	int w = term_width() < DISTANCE_TABLE_WIDTH ? 6 : 7;
 	printf("  %-14s %-6s", "placement", "mode");
 	for (size_t d = 0; d < NR_DISTANCES; d++)
 		printf(" %*u", w, distances[d]);

@@ -916,7 +916,7 @@ static size_t variant_of(const struct run *run, const struct switch_point *p)
 }
 
 // The tables' full widths (Parts A and B).
-#define SWITCH_TABLE_WIDTH 94
+#define SWITCH_TABLE_WIDTH 95
 #define TAX_TABLE_WIDTH 107
 
 static void print_tables(const struct run *run)
@@ -934,16 +934,17 @@ static void print_tables(const struct run *run)
 	// verdicts: Part A the partner's switches and PAPI's count, Part B the per-client virtual and
 	// kernel memory and the median lateness.
 	bool narrow_a = term_width() < SWITCH_TABLE_WIDTH, narrow_b = term_width() < TAX_TABLE_WIDTH;
-	printf("  %-28s %8s %8s %8s %7s", "mode", "ns", "net ns", "waits/rt", "sw/rt A");
+	int mw = narrow_a ? 28 : 30, ww = narrow_a ? 8 : 7;	// the mode and waits/rt columns
+	printf("  %-*s %8s %8s %*s %7s", mw, "mode", "ns", "net ns", ww, "waits/rt", "sw/rt A");
 	if (!narrow_a)
 		printf(" %7s %9s", "sw/rt B", "PAPI/rt A");
 	printf(" %10s\n", "perf bench");
 	for (size_t i = 0; i < run->nr_points; i++) {
 		const struct switch_point *p = &run->points[i];
 
-		printf("  %-28s %7.0f%1s %8.0f %8.2f %7.2f", switch_name(p, name, sizeof(name)),
+		printf("  %-*s %7.0f%1s %8.0f %*.2f %7.2f", mw, switch_name(p, name, sizeof(name)),
 		       p->ns_per_switch.median, stats_noisy_mark(&p->ns_per_switch), p->net_ns,
-		       p->waits, p->sw_a);
+		       ww, p->waits, p->sw_a);
 		if (!narrow_a)
 			printf(" %7.2f %9.2f", p->sw_b, p->papi_a);
 		printf(" %10.0f\n", p->perf_bench_ns);

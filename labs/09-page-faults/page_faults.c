@@ -25,6 +25,7 @@
 #include "kernel.h"
 #include "lab.h"
 #include "report.h"
+#include "term.h"
 #include "stats.h"
 
 #define MAX_SIZES 12
@@ -476,6 +477,8 @@ static const struct point *at(const struct run *run, enum mode m)
 	die("internal error: no %s point at the largest size", mode_names[m]);
 }
 
+#define FAULT_TABLE_WIDTH 81
+
 static void print_table(const struct run *run)
 {
 	uint64_t size = run->sizes[run->nr_sizes - 1];
@@ -484,14 +487,17 @@ static void print_table(const struct run *run)
 
 	printf("\nAt %s (%.0f pages of %ld B): faults per page (getrusage; PAPI), ns per page and "
 	       "per fault (median; ~ = noisy)\n", cli_format_size(size, sz, sizeof(sz)), pages, run->page);
-	printf("  %-21s %10s %10s %8s %12s %11s\n", "mode", "faults/pg", "PAPI/pg", "major",
-	       "ns/page", "ns/fault");
+	// 81 columns; a column narrower at the mode and at ns/fault in a narrower terminal.
+	int mw = term_width() < FAULT_TABLE_WIDTH ? 21 : 22, fw = mw - 10;
+	printf("  %-*s %10s %10s %8s %12s %*s\n", mw, "mode", "faults/pg", "PAPI/pg", "major",
+	       "ns/page", fw, "ns/fault");
 	for (enum mode m = 0; m < NR_MODES; m++) {
 		const struct point *p = at(run, m);
 
-		printf("  %-21s %10.3f %10.3f %8.0f %11.1f%1s %11.1f\n", mode_names[m],
+		printf("  %-*s %10.3f %10.3f %8.0f %11.1f%1s %*.1f\n", mw, mode_names[m],
 		       faults(p) / pages, p->first.counted[SLOT_FAULTS] / pages, p->first.major,
-		       p->ns_per_page.median, stats_noisy_mark(&p->ns_per_page), ns_per_fault(p, pages));
+		       p->ns_per_page.median, stats_noisy_mark(&p->ns_per_page), fw,
+		       ns_per_fault(p, pages));
 	}
 }
 

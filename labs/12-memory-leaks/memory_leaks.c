@@ -549,12 +549,14 @@ static void plan(struct run *run)
 		run->chunk_bytes = 32;
 }
 
+#define OBSERVED_TABLE_WIDTH 91
+
 static void print_observed(const struct run *run)
 {
 	printf("\nWatched from outside (RSS from /proc/PID/statm against requests served)\n");
-	// Under 91 columns the same columns, narrower, with shorter names.
-	bool narrow = term_width() < 91;
-	int w = narrow ? 2 : 0;	// columns narrower by 2, by 4 for the per-request ones
+	// Under OBSERVED_TABLE_WIDTH columns the same columns, narrower, with shorter names.
+	bool narrow = term_width() < OBSERVED_TABLE_WIDTH;
+	int w = narrow ? 2 : 0;	// columns narrower by 2, by 6 for the per-request ones
 
 	if (narrow)
 		printf("  %-10s %10s %12s %12s %12s %10s\n", "server", "requests", "RSS growth",

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Static analysis with the checked-in configurations, zero findings: clang-tidy (.clang-tidy) and
 # cppcheck (cppcheck.cfg) on every C file, shellcheck on every shell script. New labs, scripts and
-# tests are picked up by the globs. A tool that is not installed is skipped ('make deps' installs
+# tests are picked up by the globs. A tool that is not installed is skipped ('make deps test' installs
 # them where the distribution has them).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,7 +24,7 @@ if command -v clang-tidy >/dev/null 2>&1; then
 	check "clang-tidy: no findings in ${#c_files[@]} files (got $findings)" test "$findings" -eq 0
 	[ "$findings" -eq 0 ] || grep -E '(warning|error): ' "$scratch/tidy" | head -n 10 | sed 's/^/# /'
 else
-	skip "clang-tidy" "not installed"
+	skip "clang-tidy" "not installed ('make deps test' installs it)"
 fi
 
 if command -v cppcheck >/dev/null 2>&1; then
@@ -34,7 +34,7 @@ if command -v cppcheck >/dev/null 2>&1; then
 	check "cppcheck: no findings" test $? -eq 0
 	grep -E '^(common|labs|tests)/' "$scratch/cppcheck" | head -n 10 | sed 's/^/# /'
 else
-	skip "cppcheck" "not installed"
+	skip "cppcheck" "not installed ('make deps test' installs it)"
 fi
 
 if command -v shellcheck >/dev/null 2>&1; then
@@ -43,6 +43,6 @@ if command -v shellcheck >/dev/null 2>&1; then
 	check "shellcheck: no warnings in ${#scripts[@]} scripts" test $? -eq 0
 	head -n 20 "$scratch/shellcheck" | sed 's/^/# /'
 else
-	skip "shellcheck" "not installed"
+	skip "shellcheck" "not installed ('make deps test' installs it)"
 fi
 exit 0

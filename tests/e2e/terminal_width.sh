@@ -31,7 +31,7 @@ check "Lab 1 at 80 columns leaves calloc+free out of its table, and says so" \
 	"$scratch/01-stack-vs-heap.80.log"
 check "... at 100 columns too (the table is 105 wide)" grep -q 'not shown at 100 columns: calloc+free' \
 	"$scratch/01-stack-vs-heap.100.log"
-check "Lab 8 at 100 columns keeps Part A whole (94 columns) and trims Part B (107)" \
+check "Lab 8 at 100 columns keeps Part A whole (95 columns) and trims Part B (107)" \
 	bash -c "! grep -q 'columns: sw/rt B and PAPI/rt A,' '$scratch/08-context-switch.100.log' &&
 		grep -q 'not shown at 100 columns: p50 us, virt/cl and kernel/cl,' '$scratch/08-context-switch.100.log'"
 # Sentences are broken under their label, not cut.

@@ -10,7 +10,7 @@ cd "$root" || exit 1
 . tests/e2e/lib.sh
 
 if ! command -v valgrind >/dev/null 2>&1; then
-	skip "valgrind" "not installed ('make deps' installs it)"
+	skip "valgrind" "not installed ('make deps test' installs it)"
 	exit 0
 fi
 for lab in $(scripts/labs.sh built); do
