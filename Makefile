@@ -35,8 +35,13 @@ else
 Q := @
 endif
 
+# The class tools (import, compare, report) read strangers' bundles: Python, for its real archive
+# and CSV parsers (scripts/classtools/__init__.py says why).
+PYTHON ?= python3
+CLASSTOOLS = $(PYTHON) scripts/classtools
+
 # Variables the run scripts read.
-export QUICK MACHINE BUILD RESULTS LABS PARTITIONS NODES CLUSTER_DIR
+export QUICK MACHINE BUILD RESULTS LABS PARTITIONS NODES CLUSTER_DIR RUNS
 
 # ---- what gets built ----------------------------------------------------------------------------
 COMMON_SRC := $(sort $(wildcard common/*.c))
@@ -83,7 +88,7 @@ $(FLAGS_STAMP): FORCE
 FORCE:
 
 # ---- targets --------------------------------------------------------------------------------------
-.PHONY: help deps deps-test doctor all labs check-deps test unit-tests course cluster bundle import compare report \
+.PHONY: help deps deps-test doctor all labs check-deps test course cluster bundle import compare report \
 	clean clean-results list
 
 help:
@@ -178,13 +183,13 @@ bundle: labs
 
 # BUNDLE: one or more bundles or directories of bundles, separated by spaces.
 import:
-	$(Q)scripts/import.sh $(BUNDLE)
+	$(Q)$(CLASSTOOLS) import $(BUNDLE)
 
 compare:
-	$(Q)scripts/compare.sh $(LAB)
+	$(Q)$(CLASSTOOLS) compare $(LAB)
 
 report:
-	$(Q)scripts/report.sh
+	$(Q)$(CLASSTOOLS) report
 
 # Tests build in their own directory with warnings as errors, so a learner's build is not redone.
 test:

@@ -17,7 +17,9 @@
 /*
  * Makes a safe directory name from any string: characters outside [A-Za-z0-9._-] become '-',
  * leading '.' and '-' are dropped (so "../x" becomes "x"), at most REPORT_MACHINE_ID_MAX - 1
- * characters are kept; an empty result becomes "unknown". out has room for len bytes.
+ * characters are kept; an empty result becomes "unknown", and a name the course uses for its own
+ * folders in results/ (examples, compare, report, cluster, in any case) gets "-machine" appended.
+ * out has room for len bytes.
  */
 void report_sanitise_id(const char *in, char *out, size_t len);
 

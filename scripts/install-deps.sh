@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs what the labs need (compiler, make, pkg-config, PAPI, hwloc, gnuplot, strace) with the
-# distribution's package manager, and, where the distribution packages them, the optional extras:
+# Installs what the labs need (compiler, make, pkg-config, PAPI, hwloc, gnuplot, strace, and python3
+# for the class tools) with the distribution's package manager, and, where the distribution packages them, the optional extras:
 # perf (Lab 4's cross-check), jemalloc, mimalloc and tcmalloc (Lab 3). With --test also what the tests
 # use: cmocka, and where packaged Chromium (headless, to load make report's page), valgrind,
-# cppcheck, clang-tidy, shellcheck and Slurm with munge (make cluster's test); without those the tests
-# that need them are skipped with the reason. A learner's 'make deps' installs no test tool; 'make
+# cppcheck, clang-tidy, shellcheck, pyflakes and Slurm with munge (make cluster's test); without those
+# the tests that need them are skipped with the reason. A learner's 'make deps' installs no test tool; 'make
 # deps test' and 'make deps-test' do. Says what it will install and how much it downloads first.
 # Fast and quiet when everything is already there; safe to re-run.
 # Usage: scripts/install-deps.sh [--test] [--check]   (--check: only report what is missing, exit 1
@@ -34,6 +34,7 @@ have_pc hwloc || missing+=("hwloc library")
 have_cmd lstopo-no-graphics || missing+=("hwloc tools")
 have_cmd gnuplot || missing+=(gnuplot)
 have_cmd strace || missing+=("strace")
+have_cmd python3 || missing+=("python3 (make import, compare, report)")
 [ "$test_tools" = 0 ] || have_pc cmocka || missing+=("cmocka (unit tests)")
 
 # Optional extras, by Debian/Ubuntu package: counted as missing only where apt can install them,
@@ -59,6 +60,7 @@ find_optional() {
 	want_optional cppcheck have_cmd cppcheck
 	want_optional clang-tidy have_cmd clang-tidy
 	want_optional shellcheck have_cmd shellcheck
+	want_optional pyflakes3 have_cmd pyflakes3
 	want_optional munge have_cmd munged
 	want_optional slurmctld have_cmd slurmctld
 	want_optional slurmd have_cmd slurmd
@@ -116,7 +118,7 @@ fi
 
 # One package list per package manager. Debian/Ubuntu is the one CI tests.
 if have_cmd apt-get; then
-	pkgs=(build-essential pkg-config libpapi-dev papi-tools libhwloc-dev hwloc-nox gnuplot-nox strace)
+	pkgs=(build-essential pkg-config libpapi-dev papi-tools libhwloc-dev hwloc-nox gnuplot-nox strace python3)
 	[ "$test_tools" = 0 ] || pkgs+=(libcmocka-dev)
 	export DEBIAN_FRONTEND=noninteractive
 	"${as_root[@]}" apt-get update -q
@@ -150,27 +152,27 @@ elif have_cmd dnf; then
 	tests=()
 	[ "$test_tools" = 0 ] || tests=(libcmocka-devel)
 	"${as_root[@]}" dnf install -y gcc make pkgconf-pkg-config papi-devel papi hwloc-devel hwloc \
-		gnuplot strace "${tests[@]}"
+		gnuplot strace python3 "${tests[@]}"
 	"${as_root[@]}" dnf install -y --skip-broken perf jemalloc mimalloc gperftools-libs ||
 		echo "deps: some optional extras could not be installed"
 elif have_cmd pacman; then
 	tests=()
 	[ "$test_tools" = 0 ] || tests=(cmocka)
 	"${as_root[@]}" pacman -S --needed --noconfirm base-devel pkgconf papi hwloc gnuplot \
-		strace "${tests[@]}"
+		strace python "${tests[@]}"
 	"${as_root[@]}" pacman -S --needed --noconfirm perf jemalloc mimalloc gperftools ||
 		echo "deps: some optional extras could not be installed"
 elif have_cmd zypper; then
 	tests=()
 	[ "$test_tools" = 0 ] || tests=(libcmocka-devel)
 	"${as_root[@]}" zypper --non-interactive install gcc make pkg-config papi-devel papi \
-		hwloc-devel hwloc gnuplot strace "${tests[@]}"
+		hwloc-devel hwloc gnuplot strace python3 "${tests[@]}"
 	"${as_root[@]}" zypper --non-interactive install perf libjemalloc2 mimalloc \
 		libtcmalloc4 || echo "deps: some optional extras could not be installed"
 else
 	echo "deps: no apt-get, dnf, pacman or zypper found; install by hand: a C compiler, make," \
 	     "pkg-config, PAPI (library, headers, tools), hwloc (library, headers, tools), gnuplot, cmocka," \
-	     "strace (and perf if you can)" >&2
+	     "strace, python3 (and perf if you can)" >&2
 	exit 1
 fi
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # The course's line styles, for every plot: scripts/plot.sh loads it before each lab's plot.gp, and
-# scripts/compare.sh before each comparison; series k is drawn with linetype k. Colours: the
+# scripts/classtools/compare.py before each comparison; series k is drawn with linetype k. Colours: the
 # Okabe-Ito palette (Okabe and Ito, "Color Universal Design", 2002), which colour-blind readers
 # can tell apart, ordered so that the yellow comes last, and that yellow darkened (Okabe-Ito's
 # #F0E442 is too pale a line on white; #D4C000 keeps its hue). Every 8 series the point type and the

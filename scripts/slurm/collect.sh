@@ -17,8 +17,8 @@ while read -r partition id count; do
 				"see $CLUSTER_DIR/logs/course-${id}_$task.out"
 	done
 done <"$CLUSTER_DIR/expected"
-scripts/import.sh "$CLUSTER_DIR/bundles"
+python3 scripts/classtools import "$CLUSTER_DIR/bundles"
 status=$?
-scripts/report.sh || status=1
+python3 scripts/classtools report || status=1
 echo "$status" >"$CLUSTER_DIR/collect-status"
 exit "$status"

@@ -26,14 +26,14 @@ check "the bundle holds nothing but files and directories" \
 
 cp "results/$id.tar.gz" "$scratch/good.tgz"
 rm -rf "results/$id"
-scripts/import.sh "$scratch/good.tgz" >/dev/null 2>&1
+classtools import "$scratch/good.tgz" >/dev/null 2>&1
 check "import unpacks the bundle" test -s "results/$id/01-stack-vs-heap/data.csv"
 sum1=$(cat "results/$id/01-stack-vs-heap/data.csv" | cksum)
-scripts/import.sh "$scratch/good.tgz" >/dev/null 2>&1
+classtools import "$scratch/good.tgz" >/dev/null 2>&1
 check "importing the same bundle twice is harmless" \
 	test $? -eq 0 -a "$(cat "results/$id/01-stack-vs-heap/data.csv" | cksum)" = "$sum1"
 check "import leaves no staging directory" test -z "$(find results -maxdepth 1 -name '.import.*')"
-scripts/import.sh "$scratch/good.tgz" >"$scratch/again.out" 2>&1
+classtools import "$scratch/good.tgz" >"$scratch/again.out" 2>&1
 check "... and says it changed nothing" grep -q 'already imported as results/.*nothing changed' "$scratch/again.out"
 
 # Another machine with the same name: imported beside the first, never over it, and the line names
@@ -43,13 +43,13 @@ cp -r "results/$id/." "$scratch/other/$id/"
 echo "another machine" >"$scratch/other/$id/doctor.txt"
 (cd "$scratch/other" && tar -czf "$scratch/class/other.tar.gz" "$id")
 cp "$scratch/good.tgz" "$scratch/class/good.tar.gz"
-scripts/import.sh "$scratch/class" >"$scratch/class.out" 2>&1
+classtools import "$scratch/class" >"$scratch/class.out" 2>&1
 check "a directory of bundles imports each (status $?)" test -d "results/$id-2"
 check "... the same name from another machine lands beside the first, and the line says so" \
 	grep -q "already holds other results.*imported as results/$id-2/" "$scratch/class.out"
 check "... the first machine's results are untouched" \
 	test "$(cat "results/$id/01-stack-vs-heap/data.csv" | cksum)" = "$sum1" -a "$(cat "results/$id/doctor.txt")" != "another machine"
-scripts/import.sh "$scratch/good.tgz" "$scratch/class/other.tar.gz" >"$scratch/both.out" 2>&1
+classtools import "$scratch/good.tgz" "$scratch/class/other.tar.gz" >"$scratch/both.out" 2>&1
 check "several bundles in one command: both already there, nothing changed" \
 	test "$(grep -c 'nothing changed' "$scratch/both.out")" -eq 2 -a ! -e "results/$id-3"
 
@@ -75,11 +75,11 @@ else
 fi
 before=$(ls -A results | sort | tr '\n' ' ')
 for c in $cases; do
-	scripts/import.sh "$h/$c.tgz" >/dev/null 2>"$scratch/err"
+	classtools import "$h/$c.tgz" >/dev/null 2>"$scratch/err"
 	st=$?
 	check "import refuses the '$c' archive: exit 2, one line ($(head -c 90 "$scratch/err"))" \
 		test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
 done
 check "refused archives wrote nothing in results/" test "$(ls -A results | sort | tr '\n' ' ')" = "$before"
-scripts/import.sh "$h/none.tgz" >/dev/null 2>&1
+classtools import "$h/none.tgz" >/dev/null 2>&1
 check "a missing bundle -> exit 2" test $? -eq 2

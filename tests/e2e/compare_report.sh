@@ -46,7 +46,7 @@ rm -rf "$last_lab"
 last_lab=$(basename "$last_lab")
 
 out=$scratch/compare.out
-RESULTS=$res scripts/compare.sh >"$out" 2>&1
+RESULTS=$res classtools compare >"$out" 2>&1
 check "compare exits 0" test $? -eq 0
 check "compare names the made-up machine by its CPU" grep -q "alpha: Test CPU 9000, 16 PUs" "$out"
 check "compare names the example as an example" grep -q "$ref (example): " "$out"
@@ -103,27 +103,27 @@ check "... and the counts add up to the machines compared" \
 	bash -c "awk -F'\t' 'NR > 1 && \$3 + \$4 + \$5 + \$6 != 2 { bad = 1 } END { exit bad }' '$res/compare/01-stack-vs-heap/verdicts.tsv'"
 check "a class strip plot of the headline figures" bash -c "head -c 4 '$res/compare/01-stack-vs-heap/class.png' | grep -q PNG"
 check "the plot scripts and their points are removed once plotted" test -z "$(find "$res/compare" -name '.points')"
-RUNS=all RESULTS=$res scripts/compare.sh 2 >"$out" 2>&1
+RUNS=all RESULTS=$res classtools compare 2 >"$out" 2>&1
 check "RUNS=all compares the quick run too, marked" grep -q "^  alpha \[quick run\] .* points" "$cmp2"
-RUNS=sometimes RESULTS=$res scripts/compare.sh 2 >"$out" 2>&1
+RUNS=sometimes RESULTS=$res classtools compare 2 >"$out" 2>&1
 check "a bad RUNS: exit 2 with one line" test $? -eq 2 -a "$(wc -l <"$out")" -eq 1
 
-RESULTS=$res scripts/compare.sh 8 >"$out" 2>&1
+RESULTS=$res classtools compare 8 >"$out" 2>&1
 check "compare 8 compares lab 8 alone" bash -c "[ \$(grep -c '^== ' '$out') -eq 1 ] && grep -q '^== 08-' '$out'"
-RESULTS=$res scripts/compare.sh 99 >"$out" 2>"$scratch/err"
+RESULTS=$res classtools compare 99 >"$out" 2>"$scratch/err"
 check "compare of an unknown lab: exit 2" test $? -eq 2
 mkdir -p "$scratch/empty"
-RESULTS=$scratch/empty scripts/compare.sh >"$out" 2>"$scratch/err"
+RESULTS=$scratch/empty classtools compare >"$out" 2>"$scratch/err"
 check "compare without results: exit 1 with one line" test $? -eq 1 -a "$(wc -l <"$scratch/err")" -eq 1
 
 rm -rf "$res/compare"
-PATH=$(path_without gnuplot) RESULTS=$res scripts/compare.sh 1 >"$out" 2>&1
+PATH=$(path_without gnuplot) RESULTS=$res classtools compare 1 >"$out" 2>&1
 check "without gnuplot compare still writes its text" test -s "$res/compare/01-stack-vs-heap/compare.txt"
 check "without gnuplot compare says so in one line" grep -q "gnuplot is not installed" "$out"
 check "without gnuplot no plot is attempted" test -z "$(ls "$res"/compare/*/figure-*.png 2>/dev/null)"
 
 # The report.
-RESULTS=$res scripts/report.sh >"$out" 2>&1
+RESULTS=$res classtools report >"$out" 2>&1
 check "report exits 0" test $? -eq 0
 page=$res/report/index.html
 check "report writes index.html" test -s "$page"

@@ -25,6 +25,9 @@ check() {
 	if "$@"; then pass "$desc"; else fail "$desc" "command: $*"; fi
 }
 
+# classtools import|compare|report ...: the class tools, as make import, compare and report run them.
+classtools() { python3 scripts/classtools "$@"; }
+
 # quiet COMMAND...: runs it with its output discarded (it must not mix with the result lines).
 quiet() { "$@" >/dev/null 2>&1; }
 

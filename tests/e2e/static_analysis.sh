@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Static analysis with the checked-in configurations, zero findings: clang-tidy (.clang-tidy) and
-# cppcheck (cppcheck.cfg) on every C file, shellcheck on every shell script. New labs, scripts and
-# tests are picked up by the globs. A tool that is not installed is skipped ('make deps test' installs
+# cppcheck (cppcheck.cfg) on every C file, shellcheck on every shell script, pyflakes on the class
+XX
 # them where the distribution has them).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -44,5 +44,12 @@ if command -v shellcheck >/dev/null 2>&1; then
 	head -n 20 "$scratch/shellcheck" | sed 's/^/# /'
 else
 	skip "shellcheck" "not installed ('make deps test' installs it)"
+fi
+if command -v pyflakes3 >/dev/null 2>&1; then
+	pyflakes3 scripts/classtools tests/python >"$scratch/pyflakes" 2>&1
+	check "pyflakes: no findings in the class tools and their tests" test $? -eq 0
+	head -n 20 "$scratch/pyflakes" | sed 's/^/# /'
+else
+	skip "pyflakes" "not installed ('make deps test' installs it)"
 fi
 exit 0

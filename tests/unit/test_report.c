@@ -37,6 +37,8 @@ static void test_sanitise(void **state)
 		{ "../x", "x" }, { "../../etc/passwd", "etc-passwd" }, { "a/b", "a-b" },
 		{ "..", "unknown" }, { "", "unknown" }, { "-rf", "rf" }, { ".hidden", "hidden" },
 		{ "caf\xc3\xa9", "caf--" }, { "x;rm -rf /", "x-rm--rf--" },
+		{ "compare", "compare-machine" }, { "Report", "Report-machine" },
+		{ "../examples", "examples-machine" }, { "cluster-2", "cluster-2" },
 	};
 	char out[REPORT_MACHINE_ID_MAX];
 
