@@ -26,7 +26,8 @@ scripts/doctor.sh >"$dir/doctor.txt" 2>&1 || true	# the doctor reports problems,
 
 tmp=$results/.$id.tar.gz.tmp.$$
 trap 'rm -f "$tmp"' EXIT
-# Only regular files and directories, owned by nobody in particular: what import accepts.
-tar -C "$results" --owner=0 --group=0 --numeric-owner -czf "$tmp" "$id"
+# Only regular files and directories, owned by nobody in particular, and no hidden file (a
+# temporary a killed run left behind): what import accepts.
+tar -C "$results" --owner=0 --group=0 --numeric-owner --exclude='.*' -czf "$tmp" "$id"
 mv -f "$tmp" "$results/$id.tar.gz"
 echo "bundle: $results/$id.tar.gz ($(du -h "$results/$id.tar.gz" | cut -f1), $(ls -d "$dir"/*/ | wc -l) labs)"

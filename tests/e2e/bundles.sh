@@ -14,6 +14,7 @@ cleanup_results() { rm -rf "results/$id" "results/$id-2" "results/$id.tar.gz" re
 trap 'cleanup_results; rm -rf "$scratch"' EXIT
 
 QUICK=1 MACHINE=$id scripts/run-lab.sh 1 >/dev/null 2>&1
+touch "results/$id/01-stack-vs-heap/.data.csv.tmp.99"	# what a run killed with SIGKILL leaves
 MACHINE=$id scripts/bundle.sh >"$scratch/bundle.out" 2>&1
 check "make bundle writes results/$id.tar.gz" test -s "results/$id.tar.gz"
 listing=$(tar -tzf "results/$id.tar.gz")
@@ -21,6 +22,8 @@ for f in topology.xml topology.txt doctor.txt 01-stack-vs-heap/data.csv 01-stack
 	 01-stack-vs-heap/summary.csv; do
 	check "the bundle holds $f" grep -qx "$id/$f" <<<"$listing"
 done
+check "the bundle leaves out a hidden temporary file (import would refuse it)" \
+	bash -c "! grep -q '/\\.' <<<'$listing'"
 check "the bundle holds nothing but files and directories" \
 	bash -c "tar -tvzf 'results/$id.tar.gz' | cut -c1 | sort -u | tr -d '\n' | grep -qxE '[-d]+'"
 
