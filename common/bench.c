@@ -84,8 +84,10 @@ int bench_run(const struct bench_config *config, clock_kernel_fn kernel, void *a
 	// pages the shorter calibration runs did not reach.
 	kernel(arg, iters);
 
-	// Timed samples with the counters closed: an open counter costs at every context switch
-	// and interrupt, so timing and counting are separate samples.
+	// Timed samples with the counters stopped, counting in samples of their own. Stopped, not
+	// closed: PAPI disables the events and keeps them attached to the thread. An enabled event
+	// is read, saved and restored at every context switch and counts during interrupts; a
+	// disabled one is not, so timing and counting are separate samples.
 	for (unsigned s = 0; s < n; s++) {
 		struct rusage before, after;
 

@@ -14,9 +14,10 @@
 #include "report.h"
 
 enum { OPT_REPS = 'r', OPT_OUT = 'o', OPT_QUICK = 'q', OPT_HELP = 'h', OPT_VERSION = 'V',
-       OPT_PRINT_OUT_DIR = 200, OPT_CPU_KIND, OPT_COUNTERS };
+       OPT_PRINT_OUT_DIR = 200, OPT_CPU_KIND, OPT_COUNTERS, OPT_PROCESSES, OPT_MACHINE };
 
 #define MAX_REPS 1000
+#define MAX_PROCESSES 16
 
 // The leading digits of s (no sign, no blank, at least one digit); *end points past them.
 static int parse_digits(const char *s, unsigned long long *v, char **end)
@@ -147,6 +148,8 @@ static void print_help(const struct cli_lab *lab)
 	printf("shared options:\n"
 	       "  --quick            a short run (a few seconds): fewer points, shorter samples\n"
 	       "  --reps N           samples per measured point (1-%d; default 7, 3 with --quick)\n"
+	       "  --processes N      processes a comparison's rounds are spread over, each with its\n"
+	       "                     own placement and pages (1-%d; default 3, 1 with --quick)\n"
 	       "  --out DIR          where to write data.csv and manifest.txt\n"
 	       "                     (default results/<machine>/%s; MACHINE=name sets <machine>,\n"
 	       "                     RESULTS=dir another directory in place of results/)\n"
@@ -155,7 +158,9 @@ static void print_help(const struct cli_lab *lab)
 	       "                     them; default: the largest cores)\n"
 	       "  --counters         which event each counter metric uses on this machine, what it\n"
 	       "                     counts, or why it cannot be counted; then exit\n"
-	       "  --help, --version\n", MAX_REPS, lab->name);
+	       "  --machine          what moves timings on this machine (governor, boost, SMT,\n"
+	       "                     mitigations, clock source, power, virtualisation); then exit\n"
+	       "  --help, --version\n", MAX_REPS, MAX_PROCESSES, lab->name);
 	if (lab->options_help)
 		printf("\n%s options:\n%s", lab->name, lab->options_help);
 }
@@ -173,17 +178,19 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 	static const struct option shared[] = {
 		{ "quick", no_argument, NULL, OPT_QUICK },
 		{ "reps", required_argument, NULL, OPT_REPS },
+		{ "processes", required_argument, NULL, OPT_PROCESSES },
 		{ "out", required_argument, NULL, OPT_OUT },
 		{ "print-out-dir", no_argument, NULL, OPT_PRINT_OUT_DIR },
 		{ "cpu-kind", required_argument, NULL, OPT_CPU_KIND },
 		{ "counters", no_argument, NULL, OPT_COUNTERS },
+		{ "machine", no_argument, NULL, OPT_MACHINE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 	};
 	enum { NR_SHARED = sizeof(shared) / sizeof(shared[0]), MAX_OPTIONS = 64 };
 	struct option all[MAX_OPTIONS + 1];
 	size_t n = 0;
-	bool reps_given = false;
+	bool reps_given = false, processes_given = false;
 	static char default_out[PATH_MAX];
 
 	for (size_t i = 0; i < NR_SHARED; i++)
@@ -192,7 +199,8 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 		all[n++] = *o;
 	memset(&all[n], 0, sizeof(all[n]));
 
-	*common = (struct cli_common){ .nr_reps = 7, .min_sample_ns = 10000000, .cpu_kind = -1 };
+	*common = (struct cli_common){ .nr_reps = 7, .nr_processes = 3, .min_sample_ns = 10000000,
+				       .cpu_kind = -1 };
 	opterr = 0;	// we print our own one-line errors
 	optind = 1;
 	for (;;) {
@@ -212,6 +220,12 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 			common->nr_reps = (unsigned)v;
 			reps_given = true;
 			break;
+		case OPT_PROCESSES:
+			if (cli_arg_u64("--processes", optarg, 1, MAX_PROCESSES, &v) < 0)
+				return bad_usage();
+			common->nr_processes = (unsigned)v;
+			processes_given = true;
+			break;
 		case OPT_OUT:
 			if (optarg[0] == '\0') {
 				fprintf(stderr, "%s: --out: empty directory name\n",
@@ -225,6 +239,9 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 			break;
 		case OPT_COUNTERS:
 			common->list_counters = true;	// lab_init() lists them: it knows counters
+			break;
+		case OPT_MACHINE:
+			common->list_machine = true;
 			break;
 		case OPT_CPU_KIND:
 			// How many kinds there are is known once the topology is loaded (lab_init).
@@ -266,6 +283,8 @@ enum cli_result cli_parse(int argc, char **argv, const struct cli_lab *lab,
 		common->min_sample_ns = 1000000;
 		if (!reps_given)
 			common->nr_reps = 3;
+		if (!processes_given)
+			common->nr_processes = 1;
 	}
 	if (!common->out_dir) {
 		char machine[REPORT_MACHINE_ID_MAX];

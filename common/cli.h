@@ -11,10 +11,13 @@
 struct cli_common {
 	bool quick;		/* --quick: a few seconds, for tests (fewer points, shorter samples) */
 	unsigned nr_reps;	/* --reps N: samples per measured point (default 7, quick 3) */
+	unsigned nr_processes;	/* --processes N: a comparison's rounds are spread over N processes
+				   (default 3, quick 1) */
 	uint64_t min_sample_ns;	/* length of one sample (default 10 ms, quick 1 ms) */
 	const char *out_dir;	/* --out DIR; NULL until cli_parse() fills the default */
 	bool print_out_dir;	/* --print-out-dir: print where results would go, then exit 0 */
 	bool list_counters;	/* --counters: which event each counter metric uses here, then exit */
+	bool list_machine;	/* --machine: what moves timings on this machine (machine.h), then exit */
 	int cpu_kind;		/* --cpu-kind K: hwloc's CPU kind to run on; -1: the largest cores */
 };
 

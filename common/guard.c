@@ -122,6 +122,11 @@ static int wait_until(pid_t pid, uint64_t deadline_ns)
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP };
 #define NR_FORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
 static volatile sig_atomic_t running_child;
+// The running child leads a process group of its own (an exec'd program such as perf, whose own
+// workers must end with it): signals go to the whole group.
+static volatile sig_atomic_t running_group;
+// Set by guard_exec() for the guard_run() it calls.
+static bool next_in_own_group;
 static struct sigaction saved[NR_FORWARDED];
 
 static void kill_child_then_forward(int sig)
@@ -129,7 +134,16 @@ static void kill_child_then_forward(int sig)
 	pid_t pid = running_child;
 
 	if (pid > 0) {
-		kill(pid, SIGKILL);
+		pid_t target = running_group ? -pid : pid;
+		struct timespec step = { 0, 5000000 };
+
+		// SIGTERM first, for up to 300 ms: a child that supervises children of its own (a lab
+		// running perf in a process of its comparison) then kills and reaps them as this
+		// handler does here. Then SIGKILL.
+		kill(target, SIGTERM);
+		for (int tries = 0; tries < 60 && waitpid(pid, NULL, WNOHANG) == 0; tries++)
+			nanosleep(&step, NULL);
+		kill(target, SIGKILL);
 		(void)waitpid(pid, NULL, 0);	// async-signal-safe; the child is dead or dying
 		// Its own children (a leak checker's tracer, a tool's helpers) die with it by their
 		// parent-death signal and, this process being a subreaper, come to us: reap them too,
@@ -197,6 +211,8 @@ int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits
 	for (size_t i = 0; i < NR_FORWARDED; i++)
 		sigaddset(&block, forwarded[i]);
 	(void)pthread_sigmask(SIG_BLOCK, &block, &old);	// cannot fail with valid arguments
+	bool own_group = next_in_own_group;
+	next_in_own_group = false;
 	pid_t pid = fork();
 	if (pid < 0) {
 		int err = -errno;
@@ -205,15 +221,21 @@ int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits
 		forward_signals(false);
 		return err;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		if (own_group)
+			(void)setpgid(0, 0);	// both sides set it: whichever runs first
 		run_child(fn, arg, limits, parent, &old);
+	}
+	if (own_group)
+		(void)setpgid(pid, pid);	// EACCES once the child has exec'd: it did it itself
+	running_group = own_group;
 	running_child = pid;
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	uint64_t deadline = limits->timeout_ms ? start + limits->timeout_ms * 1000000 : 0;
 	bool timed_out = !wait_until(pid, deadline);
 	if (timed_out)
-		kill(pid, SIGKILL);
+		kill(own_group ? -pid : pid, SIGKILL);
 	int err = 0;
 	while (wait4(pid, &status, 0, &result->usage) < 0) {
 		if (errno != EINTR) {
@@ -222,6 +244,7 @@ int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits
 		}
 	}
 	running_child = 0;
+	running_group = 0;
 	forward_signals(false);
 	if (err)
 		return err;
@@ -301,6 +324,9 @@ int guard_exec(char *const argv[], const char *const env[], const struct guard_l
 		out[0] = '\0';
 	if (fd < 0)
 		return -errno;
+	// A program may start processes of its own (perf bench's partner): in a group of their
+	// own, they end with it.
+	next_in_own_group = true;
 	int err = guard_run(exec_child, &job, limits, result);
 	if (!err && len) {
 		ssize_t n = pread(fd, out, len - 1, 0);

@@ -34,7 +34,8 @@ struct guard_result {
 /*
  * Forks; the child applies the limits, disables core dumps, dies with its parent, runs fn(arg)
  * and exits with its return value (0-255). The parent waits up to the time limit. A SIGINT, SIGTERM
- * or SIGHUP meanwhile kills and reaps the child first, then reaches the handler installed before.
+ * or SIGHUP meanwhile ends and reaps the child first (SIGTERM, so that a child supervising children
+ * of its own ends them too; SIGKILL after 300 ms), then reaches the handler installed before.
  * Returns 0 with *result filled, or -errno if the child could not be started or waited for.
  * The child shares nothing with the parent after fork except what guard_shared_alloc() gave.
  */
@@ -45,7 +46,9 @@ int guard_run(int (*fn)(void *arg), void *arg, const struct guard_limits *limits
  * guard_run() for another program: runs argv[0] (found in PATH) with the environment variables in
  * env ("NAME=value", NULL-terminated; NULL for none) added, and collects what it writes on stdout
  * and stderr, up to len - 1 bytes, into out (always terminated). Same limits, signals and result as
- * guard_run(); an exec failure is exit status 127. Returns 0 or -errno.
+ * guard_run(); the program leads a process group of its own, and the time limit or a signal ends
+ * the whole group (a program's own helper processes too). An exec failure is exit status 127.
+ * Returns 0 or -errno.
  */
 int guard_exec(char *const argv[], const char *const env[], const struct guard_limits *limits,
 	       char *out, size_t len, struct guard_result *result);

@@ -3,6 +3,7 @@
 #include "lab.h"
 
 #include <errno.h>
+#include <math.h>
 #include <papi.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "build_info.h"
 #include "clock.h"
 #include "die.h"
+#include "guard.h"
 #include "kernel.h"
 #include "term.h"
 
@@ -163,6 +165,61 @@ bool lab_in_vm(void)
 	return vm;
 }
 
+
+// machine.h's facts as "key: value" lines: on stdout (--machine), or into the manifest.
+static void print_fact(void *ctx, const char *key, const char *value)
+{
+	(void)ctx;
+	printf("%s: %s\n", key, value);
+}
+
+static void manifest_fact(void *ctx, const char *key, const char *value)
+{
+	report_kv(ctx, key, "%s", value);
+}
+
+// The memory settings and what moves timings between machines (machine.h): one reader for the
+// manifest and for --machine, which 'make doctor' shows, so the two cannot disagree.
+static void system_facts(machine_kv_fn kv, void *ctx)
+{
+	char buf[256];
+
+	kernel_read_line("/sys/kernel/mm/transparent_hugepage/enabled", "unknown", buf, sizeof(buf));
+	kv(ctx, "transparent_hugepages", buf);
+	kv(ctx, "aslr", kernel_read_line("/proc/sys/kernel/randomize_va_space", "unknown", buf,
+					 sizeof(buf)));
+	snprintf(buf, sizeof(buf), "%ld", sysconf(_SC_PAGESIZE));
+	kv(ctx, "page_size_bytes", buf);
+	snprintf(buf, sizeof(buf), "%zu", kernel_huge_page_bytes());
+	kv(ctx, "huge_page_bytes", buf);
+	snprintf(buf, sizeof(buf), "%d", kernel_overcommit_mode());
+	kv(ctx, "overcommit_memory", buf);
+	machine_describe(kv, ctx);
+}
+
+// --machine: the facts above, and what only a look at this moment tells: how busy the machine is
+// (over half a second) and how often the CPU has throttled since boot.
+static void list_machine(void)
+{
+	struct busy_meter meter;
+	struct busy now;
+	struct machine_sample s;
+	char buf[200];
+
+	system_facts(print_fact, NULL);
+	busy_start(&meter);
+	(void)nanosleep(&(struct timespec){ .tv_nsec = 500000000L }, NULL);
+	busy_stop(&meter, &now);
+	printf("busy_now: %s%s\n", busy_describe(&now, buf, sizeof(buf)),
+	       busy_is_noisy(&now) ? " (busy: timings will be noisy)" : "");
+	machine_sample(NULL, &s);
+	if (s.throttle_events < 0)
+		printf("throttle_events_since_boot: unknown (no thermal_throttle counters: only Intel "
+		       "CPUs on bare metal have them)\n");
+	else
+		printf("throttle_events_since_boot: %lld\n", s.throttle_events);
+}
+
 void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, int argc,
 	      char **argv)
 {
@@ -182,6 +239,10 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	(void)term_fit_stdout();	// -1: output as it was, unbroken
 	if (lab->opt.list_counters) {
 		lab_list_counters();
+		exit(0);
+	}
+	if (lab->opt.list_machine) {
+		list_machine();
 		exit(0);
 	}
 	size_t used = 0;
@@ -241,15 +302,23 @@ void lab_init(struct lab *lab, const struct cli_lab *info, const char *title, in
 	(void)nanosleep(&(struct timespec){ .tv_nsec = 100000000L }, NULL);
 	busy_stop(&before, &lab->busy_before);
 	busy_start(&lab->busy_meter);
+	cpu_set_t cpus;
+	lab_allowed_cpus(lab, &cpus);
+	machine_sample(&cpus, &lab->machine_before);
 	if (busy_is_noisy(&lab->busy_before)) {
 		char what[160];
 
 		printf("busy:     %s right now: timings will be noisy; close other programs or "
 		       "rerun\n", busy_describe(&lab->busy_before, what, sizeof(what)));
 	}
+	// A verdict needs its interval to clear the threshold by a margin (compare.h): 5%, for
+	// what changes between runs; half again in a quick run, whose 3 rounds cover about 75%.
+	compare_set_margin(lab->opt.quick ? LAB_QUICK_MARGIN : LAB_FULL_MARGIN);
 	if (lab->opt.quick)
-		printf("mode:     --quick (fewer points, %u samples of %.0f ms: for tests, not for "
-		       "conclusions)\n", lab->opt.nr_reps, (double)lab->opt.min_sample_ns / 1e6);
+		printf("mode:     --quick (fewer points, %u samples of %.0f ms in one process: its "
+		       "intervals cover about 75%%, so a claim is judged only where it clears its "
+		       "threshold by %.1fx; for tests, not for conclusions)\n", lab->opt.nr_reps,
+		       (double)lab->opt.min_sample_ns / 1e6, LAB_QUICK_MARGIN);
 }
 
 void lab_pin_here(struct lab *lab)
@@ -271,20 +340,67 @@ void lab_pin_here(struct lab *lab)
 		       lab->binding.verified ? "verified: running there" : "not verified");
 }
 
-int lab_pin_worker(const struct lab *lab, unsigned index)
+// The index-th PU this process may use, round robin, as lab_pin_worker() picks it; -1 if none.
+static int worker_pu(const struct lab *lab, unsigned index)
 {
-	struct topo_binding b;
-	int pu = -1;
-
 	if (!lab->have_topo || !lab->allowed_pus || lab->nr_allowed_pus == 0)
 		return -1;
 	index %= lab->nr_allowed_pus;
-	pu = hwloc_bitmap_first(lab->allowed_pus);
+	int pu = hwloc_bitmap_first(lab->allowed_pus);
 	while (index-- > 0)
 		pu = hwloc_bitmap_next(lab->allowed_pus, pu);
+	return pu;
+}
+
+int lab_pin_worker(const struct lab *lab, unsigned index)
+{
+	struct topo_binding b;
+	int pu = worker_pu(lab, index);
+
 	if (pu < 0 || topo_bind_thread(&lab->topo, (unsigned)pu, &b) != 0)
 		return -1;
 	return b.pu_observed;
+}
+
+void lab_worker_pus(const struct lab *lab, unsigned nr, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned t = 0; t < nr && used < len; t++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%d", t ? " " : "",
+					 worker_pu(lab, t));
+}
+
+double lab_perf_bench_us(const char *const argv[])
+{
+	char out[4096];
+	struct guard_limits limits = { .timeout_ms = 60000 };
+	struct guard_result g;
+	double us = NAN;
+
+	if (guard_exec((char *const *)argv, NULL, &limits, out, sizeof(out), &g) != 0 ||
+	    g.outcome != GUARD_EXITED || g.exit_status != 0)
+		return NAN;
+	// "     1.234 usecs/op": the figure leads its line.
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+		if (strstr(line, "usecs/op") && sscanf(line, "%lf", &us) == 1)
+			return us;
+	return NAN;
+}
+
+void lab_allowed_cpus(const struct lab *lab, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	if (lab->allowed_pus) {
+		int pu = -1;
+
+		while ((pu = hwloc_bitmap_next(lab->allowed_pus, pu)) >= 0)
+			if (pu < CPU_SETSIZE)
+				CPU_SET(pu, set);
+	} else if (sched_getaffinity(0, sizeof(*set), set) != 0) {
+		CPU_ZERO(set);
+	}
 }
 
 void lab_print_counters(const struct counters *c)
@@ -390,6 +506,20 @@ void lab_note(const char *fmt, ...)
 	va_end(ap);
 }
 
+void lab_shown(struct lab *lab, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_prefixed(stdout, "shown:   ", fmt, ap);
+	va_end(ap);
+	if (lab->verdict.f) {
+		va_start(ap, fmt);
+		print_prefixed(lab->verdict.f, "shown: ", fmt, ap);
+		va_end(ap);
+	}
+}
+
 void lab_verdict(struct lab *lab, const char *fmt, ...)
 {
 	va_list ap;
@@ -404,6 +534,41 @@ void lab_verdict(struct lab *lab, const char *fmt, ...)
 	}
 }
 
+// Keeps a row for verdicts.csv; returns it, or NULL past LAB_MAX_VERDICTS (a bug in the lab).
+static struct lab_verdict_row *add_row(struct lab *lab, const char *id, const char *claim,
+				       enum compare_status status, double value, double ci_low,
+				       double ci_high, const char *unit)
+{
+	if (lab->nr_verdicts == LAB_MAX_VERDICTS)
+		return NULL;
+	struct lab_verdict_row *row = &lab->verdicts[lab->nr_verdicts++];
+
+	*row = (struct lab_verdict_row){ .status = status, .value = value, .ci_low = ci_low,
+					 .ci_high = ci_high, .coverage = NAN };
+	snprintf(row->id, sizeof(row->id), "%s", id);
+	snprintf(row->claim, sizeof(row->claim), "%s", claim);
+	snprintf(row->unit, sizeof(row->unit), "%s", unit);
+	return row;
+}
+
+// Prints a judged claim's line and keeps its row; r (or NULL) gives the row its rounds.
+static void judge(struct lab *lab, const char *id, const char *claim, enum compare_status status,
+		  double value, double ci_low, double ci_high, const char *unit,
+		  const struct compare_ratio *r, const char *detail)
+{
+	lab_verdict(lab, "'%s' %s: %s", claim,
+		    status == COMPARE_NOT_SHOWN ? "not shown" : compare_status_name(status), detail);
+	struct lab_verdict_row *row = add_row(lab, id, claim, status, value, ci_low, ci_high, unit);
+
+	if (row && r && r->nr_rounds) {
+		row->rounds = r->nr_rounds;
+		row->processes = r->nr_processes;
+		row->disturbed = r->nr_disturbed + r->nr_redone;
+		row->coverage = r->coverage;
+		row->busy = r->busy;
+	}
+}
+
 void lab_judge(struct lab *lab, const char *id, const char *claim, enum compare_status status,
 	       double value, double ci_low, double ci_high, const char *unit, const char *fmt, ...)
 {
@@ -413,33 +578,49 @@ void lab_judge(struct lab *lab, const char *id, const char *claim, enum compare_
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	lab_verdict(lab, "'%s' %s: %s", claim,
-		    status == COMPARE_NOT_SHOWN ? "not shown" : compare_status_name(status), detail);
-	if (lab->nr_verdicts == LAB_MAX_VERDICTS)
-		return;
-	struct lab_verdict_row *row = &lab->verdicts[lab->nr_verdicts++];
-
-	snprintf(row->id, sizeof(row->id), "%s", id);
-	snprintf(row->claim, sizeof(row->claim), "%s", claim);
-	snprintf(row->unit, sizeof(row->unit), "%s", unit);
-	row->status = status;
-	row->value = value;
-	row->ci_low = ci_low;
-	row->ci_high = ci_high;
+	judge(lab, id, claim, status, value, ci_low, ci_high, unit, NULL, detail);
 }
 
 void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
 		     enum compare_status status, const struct compare_ratio *r, const char *fmt,
 		     ...)
 {
-	char detail[1024], ratio[96];
+	char detail[1024], ratio[256], line[1300];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	lab_judge(lab, id, claim, status, r->median, r->low, r->high, "x", "%s; %s",
-		  compare_format_ratio(r, ratio, sizeof(ratio)), detail);
+	snprintf(line, sizeof(line), "%s; %s", compare_format_ratio(r, ratio, sizeof(ratio)), detail);
+	judge(lab, id, claim, status, r->median, r->low, r->high, "x", r, line);
+}
+
+void lab_show(struct lab *lab, const char *id, const char *claim, double value, const char *unit,
+	      const char *fmt, ...)
+{
+	char detail[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	lab_shown(lab, "'%s': %s", claim, detail);
+	(void)add_row(lab, id, claim, COMPARE_SHOWN, value, NAN, NAN, unit);
+}
+
+void lab_demonstrate(struct lab *lab, bool ok, const char *id, const char *claim, double value,
+		     const char *unit, const char *fmt, ...)
+{
+	char detail[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (ok)
+		lab_show(lab, id, claim, value, unit, "%s", detail);
+	else
+		judge(lab, id, claim, COMPARE_FAILS, value, NAN, NAN, unit, NULL, detail);
 }
 
 uint64_t lab_memory_bytes(const struct lab *lab)
@@ -449,7 +630,17 @@ uint64_t lab_memory_bytes(const struct lab *lab)
 
 unsigned lab_rounds(const struct lab *lab)
 {
-	return lab->opt.nr_reps;
+	struct compare_plan plan = lab_plan(lab);
+
+	return plan.nr_rounds * plan.nr_processes;
+}
+
+struct compare_plan lab_plan(const struct lab *lab)
+{
+	unsigned np = lab->opt.nr_processes ? lab->opt.nr_processes : 1;
+
+	return (struct compare_plan){ .nr_rounds = (lab->opt.nr_reps + np - 1) / np,
+				      .nr_processes = np };
 }
 
 // How busy the machine was from lab_init() until the first call (later calls return the same).
@@ -492,7 +683,9 @@ static void manifest_machine(struct report_file *m, const struct lab *lab)
 	report_kv(m, "hostname", "%s", host);
 	report_kv(m, "cpu", "%s", lab->machine_line);
 	if (lab->have_topo) {
-		report_kv(m, "cpu_model", "%s", topo_cpu_model(&lab->topo));
+		char model[128];
+
+		report_kv(m, "cpu_model", "%s", topo_cpu_model(&lab->topo, model, sizeof(model)));
 		report_kv(m, "nr_pus", "%u", topo_nr_pus(&lab->topo));
 		report_kv(m, "nr_cores", "%u", topo_nr_cores(&lab->topo));
 		report_kv(m, "cache_line_bytes", "%u", topo_line_bytes(&lab->topo));
@@ -521,13 +714,13 @@ static void manifest_machine(struct report_file *m, const struct lab *lab)
 		report_kv(m, "kernel", "%s %s %s", u.sysname, u.release, u.machine);
 	os_name(buf, sizeof(buf));
 	report_kv(m, "os", "%s", buf);
-	kernel_read_line("/sys/kernel/mm/transparent_hugepage/enabled", "unknown", buf, sizeof(buf));
-	report_kv(m, "transparent_hugepages", "%s", buf);
-	report_kv(m, "aslr", "%s", kernel_read_line("/proc/sys/kernel/randomize_va_space", "unknown",
-						   buf, sizeof(buf)));
-	report_kv(m, "page_size_bytes", "%ld", sysconf(_SC_PAGESIZE));
-	report_kv(m, "huge_page_bytes", "%zu", kernel_huge_page_bytes());
-	report_kv(m, "overcommit_memory", "%d", kernel_overcommit_mode());
+	system_facts(manifest_fact, m);
+	// What changed during the run.
+	cpu_set_t used;
+	struct machine_sample after;
+	lab_allowed_cpus(lab, &used);
+	machine_sample(&used, &after);
+	machine_describe_run(&lab->machine_before, &after, manifest_fact, m);
 }
 
 static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
@@ -576,6 +769,7 @@ static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
 		  (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
 	report_kv(m, "quick", "%s", lab->opt.quick ? "yes" : "no");
 	report_kv(m, "samples_per_point", "%u", lab->opt.nr_reps);
+	report_kv(m, "processes_per_comparison", "%u", lab->opt.nr_processes);
 	report_kv(m, "min_sample_ns", "%llu", (unsigned long long)lab->opt.min_sample_ns);
 	report_kv(m, "command", "%s", lab->command_line);
 	gmtime_r(&now, &tm);
@@ -665,9 +859,10 @@ static void write_summary(struct lab *lab)
 static void write_verdicts(struct lab *lab)
 {
 	static const char *const columns[] = { "lab", "id", "claim", "status", "value", "ci_low",
-					       "ci_high", "unit" };
+					       "ci_high", "unit", "rounds", "coverage", "processes",
+					       "disturbed" };
 	struct report_csv csv;
-	unsigned nr_inconclusive = 0;
+	unsigned nr_inconclusive = 0, nr_busy = 0;
 
 	lab_csv_open_named(lab, &csv, "verdicts.csv", columns,
 			   sizeof(columns) / sizeof(columns[0]));
@@ -682,14 +877,27 @@ static void write_verdicts(struct lab *lab)
 		report_csv_double(&csv, v->ci_low);
 		report_csv_double(&csv, v->ci_high);
 		report_csv_str(&csv, v->unit);
+		// Empty cells where the verdict rests on no rounds (a count, a fact).
+		report_csv_double(&csv, v->rounds ? (double)v->rounds : NAN);
+		report_csv_double(&csv, v->rounds ? v->coverage : NAN);
+		report_csv_double(&csv, v->rounds ? (double)v->processes : NAN);
+		report_csv_double(&csv, v->rounds ? (double)v->disturbed : NAN);
 		lab_csv_end_row(&csv);
-		nr_inconclusive += v->status == COMPARE_INCONCLUSIVE;
+		nr_inconclusive += v->status == COMPARE_INCONCLUSIVE && !v->busy;
+		nr_busy += v->busy;
 	}
 	lab_csv_commit(&csv);
+	if (nr_busy)
+		lab_note("%u of %zu verdicts inconclusive because the machine was busy: other "
+			 "programs kept the measured threads from running in too many rounds. Close "
+			 "them and rerun", nr_busy, lab->nr_verdicts);
 	if (nr_inconclusive)
 		lab_note("%u of %zu verdicts inconclusive: this run cannot tell (the interval "
-			 "straddles the claim's threshold). Rerun on a quiet machine with more rounds, "
-			 "e.g. ARGS=\"--reps 21\"", nr_inconclusive, lab->nr_verdicts);
+			 "straddles the claim's threshold).%s", nr_inconclusive, lab->nr_verdicts,
+			 lab->opt.quick ? " A quick run's 3 rounds give 75% intervals: rerun without "
+					  "QUICK=1" :
+					  " Rerun on a quiet machine with more rounds, e.g. "
+					  "ARGS=\"--reps 21\"");
 }
 
 void lab_finish(struct lab *lab)

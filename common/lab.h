@@ -14,11 +14,18 @@
 #include "cli.h"
 #include "compare.h"
 #include "counters.h"
+#include "machine.h"
 #include "memlimit.h"
 #include "report.h"
 #include "topo.h"
 
 #define LAB_MAX_HEADLINES 16
+/* How far an interval must clear a claim's threshold for a verdict (compare_set_margin()): 5% in
+ * a full run, an allowance for what changes between two runs beyond its processes (this VM's TLB
+ * ratio moved by that much from one run to the next); half again in a quick run, whose 3 rounds
+ * cover about 75%. */
+#define LAB_FULL_MARGIN 1.05
+#define LAB_QUICK_MARGIN 1.5
 #define LAB_MAX_VERDICTS 32
 
 /* One headline figure for summary.csv (and the course summary, which shows the first). */
@@ -35,7 +42,13 @@ struct lab_verdict_row {
 	char claim[160];
 	enum compare_status status;
 	double value, ci_low, ci_high;	/* NAN where there is none */
-	char unit[16];
+	char unit[24];
+	/* For a ratio from rounds (0 / NAN otherwise): the rounds it rests on, its interval's
+	 * nominal coverage, the processes they ran in, and the rounds the machine disturbed
+	 * (run again, or left out). */
+	unsigned rounds, processes, disturbed;
+	double coverage;
+	bool busy;		/* too few undisturbed rounds to judge */
 };
 
 struct lab {
@@ -67,6 +80,7 @@ struct lab {
 	struct memlimit memory;		/* what this process may take, read at lab_init() */
 	struct busy busy_run;		/* the whole run, read once by lab_busy_run() */
 	bool have_busy_run;
+	struct machine_sample machine_before;	/* frequencies and throttling at lab_init() */
 };
 
 /*
@@ -86,6 +100,20 @@ void lab_pin_here(struct lab *lab);
  * where the scheduler puts it). Safe in a supervised child.
  */
 int lab_pin_worker(const struct lab *lab, unsigned index);
+
+/* "0 1 0 1": the PUs lab_pin_worker() pins workers 0 .. nr - 1 to, for rounds that ran in other
+ * processes (whose observed placement the parent never sees). */
+void lab_worker_pus(const struct lab *lab, unsigned nr, char *buf, size_t len);
+
+/*
+ * Runs `perf bench ...` (argv, NULL-terminated) supervised (guard.h: it dies with the lab, 60 s at
+ * most) and returns the "usecs/op" it prints; NAN when perf is missing, fails or prints none.
+ */
+double lab_perf_bench_us(const char *const argv[]);
+
+/* The PUs this process may use (lab->allowed_pus) as a cpu_set_t, for a plan's watch_cpus: the
+ * CPUs a lab whose threads spread over all of them watches for other programs. */
+void lab_allowed_cpus(const struct lab *lab, cpu_set_t *set);
 
 /*
  * The path of this program (/proc/self/exe), for running it again: as a worker, under a tool, or
@@ -115,6 +143,11 @@ void lab_prediction(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "verdict: ..." and keeps the line for verdict.txt. */
 void lab_verdict(struct lab *lab, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Prints "shown:   ..." (what the run shows that is not a claim: a table's point in words) and
+ * keeps the line for verdict.txt as "shown: ...". No row in verdicts.csv: for a demonstration
+ * that a class counts, lab_show(). */
+void lab_shown(struct lab *lab, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /*
  * Judges a claim: prints "verdict: 'CLAIM' STATUS: DETAIL" (DETAIL from fmt), keeps the line for
  * verdict.txt and adds a row to verdicts.csv. id is snake_case and stable across runs and
@@ -126,7 +159,24 @@ void lab_judge(struct lab *lab, const char *id, const char *claim, enum compare_
 	       double value, double ci_low, double ci_high, const char *unit, const char *fmt, ...)
 	__attribute__((format(printf, 9, 10)));
 
-/* The same for a paired ratio: the detail starts with the ratio and its interval. */
+/*
+ * A demonstration: what cannot come out otherwise on Linux (the kernel guarantees it, or the lab
+ * builds it so) is shown with its numbers, not judged: prints "shown: 'CLAIM': DETAIL" and writes
+ * status "shown", which compare and report count apart from the claims that held.
+ */
+void lab_show(struct lab *lab, const char *id, const char *claim, double value, const char *unit,
+	      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/*
+ * A demonstration that must come out one way on Linux: lab_show() when ok; when not, a judged
+ * claim that fails, with the same detail (this machine did what the lab did not foresee: a
+ * finding, not a demonstration).
+ */
+void lab_demonstrate(struct lab *lab, bool ok, const char *id, const char *claim, double value,
+		     const char *unit, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* The same as lab_judge for a paired ratio: the detail starts with the ratio and its interval,
+ * and verdicts.csv gets its rounds, coverage, processes and disturbed rounds. */
 void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
 		     enum compare_status status, const struct compare_ratio *r, const char *fmt,
 		     ...) __attribute__((format(printf, 6, 7)));
@@ -139,8 +189,15 @@ void lab_judge_ratio(struct lab *lab, const char *id, const char *claim,
  */
 uint64_t lab_memory_bytes(const struct lab *lab);
 
-/* The rounds a comparison runs: --reps (7 by default, 3 with --quick). */
+/* The rounds a comparison runs in all, over its processes (lab_plan()): 9 by default, 3 quick. */
 unsigned lab_rounds(const struct lab *lab);
+
+/*
+ * How a lab's main comparisons run (compare_run()): --reps rounds in all, spread over --processes
+ * processes (3 by default: 3 rounds in each of 3 processes, 9 rounds; 1 process of 3 rounds with
+ * --quick), so that their intervals hold what differs from one process to the next.
+ */
+struct compare_plan lab_plan(const struct lab *lab);
 
 /* Prints "note: ..." for what did not show or could not be done, with the likely reason. */
 void lab_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

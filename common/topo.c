@@ -2,6 +2,7 @@
 // topo: topology, caches, PU pairs and binding through hwloc (see topo.h).
 #include "topo.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -200,7 +201,7 @@ const char *topo_kind_describe(const struct topo *t, int kind, char *buf, size_t
 	return buf;
 }
 
-const char *topo_cpu_model(const struct topo *t)
+static const char *hwloc_cpu_model(const struct topo *t)
 {
 	hwloc_obj_t obj = NULL;
 
@@ -210,8 +211,26 @@ const char *topo_cpu_model(const struct topo *t)
 		if (model && *model)
 			return model;
 	}
-	const char *model = hwloc_obj_get_info_by_name(hwloc_get_root_obj(t->topology), "CPUModel");
-	return model && *model ? model : "unknown CPU";
+	return hwloc_obj_get_info_by_name(hwloc_get_root_obj(t->topology), "CPUModel");
+}
+
+const char *topo_cpu_model(const struct topo *t, char *buf, size_t len)
+{
+	const char *model = hwloc_cpu_model(t);
+	size_t used = 0;
+
+	for (const char *c = model ? model : ""; *c && used + 1 < len; c++) {
+		bool blank = isspace((unsigned char)*c);
+
+		if (!blank)
+			buf[used++] = *c;
+		else if (used && buf[used - 1] != ' ' && c[1] && !isspace((unsigned char)c[1]))
+			buf[used++] = ' ';
+	}
+	buf[used] = '\0';
+	if (!used)
+		snprintf(buf, len, "unknown CPU");
+	return buf;
 }
 
 static size_t append(char *buf, size_t len, size_t used, const char *fmt, ...)
@@ -239,9 +258,10 @@ const char *topo_describe(const struct topo *t, char *buf, size_t len)
 	static const char *const names[] = { "", "L1d", "L2", "L3", "L4", "L5" };
 	unsigned packages = topo_nr_packages(t), cores = topo_nr_cores(t), pus = topo_nr_pus(t);
 	size_t used = 0;
-	char size[32];
+	char size[32], model[128];
 
-	used = append(buf, len, used, "%s | %u package%s, %u core%s, %u PU%s", topo_cpu_model(t),
+	used = append(buf, len, used, "%s | %u package%s, %u core%s, %u PU%s",
+		      topo_cpu_model(t, model, sizeof(model)),
 		      packages, plural(packages), cores, plural(cores), pus, plural(pus));
 	if (topo_nr_numa_nodes(t) > 1)
 		used = append(buf, len, used, ", %u NUMA nodes", topo_nr_numa_nodes(t));

@@ -60,8 +60,9 @@ const char *topo_kind_describe(const struct topo *t, int kind, char *buf, size_t
 /* From now on, caches and the line size are the ones above this PU; -1: the first ones again. */
 void topo_set_home_pu(struct topo *t, int pu);
 
-/* The CPU model string hwloc found ("unknown CPU" if none). */
-const char *topo_cpu_model(const struct topo *t);
+/* The CPU model string hwloc found, runs of blanks made one (a VM's name can end in a dozen
+ * spaces), or "unknown CPU". Returns buf. */
+const char *topo_cpu_model(const struct topo *t, char *buf, size_t len);
 
 /*
  * One line for the learner, e.g.

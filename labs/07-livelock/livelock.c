@@ -374,21 +374,61 @@ static double run_point(struct run *run, struct point *p, unsigned round)
 	p->cpu_ms += cpu;
 	p->wall_ms += ms;
 	p->failed_ms += (double)r->failed_ns / 1e6;
-	if (p->in_rounds) {
-		p->round_retries_per_success[round] =
-			r->successes ? (double)r->retries / (double)r->successes : NAN;
-		p->round_failed_ms[round] = (double)r->failed_ns / 1e6;
-		p->round_cpu_ms[round] = cpu;
-	}
+	(void)round;
 	return ms;
 }
+
+// What a sample keeps beside its completion time (compare_sample_aux): the rounds may run in
+// other processes, whose points the parent never sees; it adds them up from the samples.
+enum { AUX_COMPLETED, AUX_SUCCESSES, AUX_RETRIES, AUX_CPU_MS, AUX_FAILED_MS };
 
 static int measure_round(void *ctx, size_t variant, unsigned round, double *value)
 {
 	struct run *run = ctx;
+	struct point *p = run->judged[variant], before = *p;
 
-	*value = run_point(run, run->judged[variant], round);
+	*value = run_point(run, p, round);
+	compare_sample_aux(AUX_COMPLETED, p->completed_runs - before.completed_runs);
+	compare_sample_aux(AUX_SUCCESSES, p->successes - before.successes);
+	compare_sample_aux(AUX_RETRIES, p->retries - before.retries);
+	compare_sample_aux(AUX_CPU_MS, p->cpu_ms - before.cpu_ms);
+	compare_sample_aux(AUX_FAILED_MS, p->failed_ms - before.failed_ms);
+	memcpy(before.pus, p->pus, sizeof(before.pus));
+	before.runs = p->runs ? 1 : 0;	// the pus of the first run are kept
+	*p = before;
 	return 0;
+}
+
+// The judged points' totals and per-round figures, from every round's samples.
+static void add_up_rounds(struct run *run)
+{
+	const struct compare_samples *s = &run->rounds;
+
+	for (size_t v = 0; v < run->nr_judged; v++) {
+		struct point *p = run->judged[v];
+
+		p->runs = s->nr_rounds;
+		p->round_retries_per_success = calloc(s->nr_rounds, sizeof(double));
+		p->round_failed_ms = calloc(s->nr_rounds, sizeof(double));
+		p->round_cpu_ms = calloc(s->nr_rounds, sizeof(double));
+		if (!p->round_retries_per_success || !p->round_failed_ms || !p->round_cpu_ms)
+			die("out of memory");
+		for (unsigned r = 0; r < s->nr_rounds; r++) {
+			double ok = compare_aux(s, v, r, AUX_COMPLETED);
+			double succ = compare_aux(s, v, r, AUX_SUCCESSES);
+			double retries = compare_aux(s, v, r, AUX_RETRIES);
+
+			p->completed_runs += (unsigned)ok;
+			p->successes += succ;
+			p->retries += retries;
+			p->cpu_ms += compare_aux(s, v, r, AUX_CPU_MS);
+			p->failed_ms += compare_aux(s, v, r, AUX_FAILED_MS);
+			p->wall_ms += compare_sample(s, v, r);
+			p->round_retries_per_success[r] = succ ? retries / succ : NAN;
+			p->round_failed_ms[r] = compare_aux(s, v, r, AUX_FAILED_MS);
+			p->round_cpu_ms[r] = compare_aux(s, v, r, AUX_CPU_MS);
+		}
+	}
 }
 
 static struct point *new_point(struct run *run, enum pace pace, enum strategy s, unsigned workers)
@@ -406,8 +446,6 @@ static struct point *new_point(struct run *run, enum pace pace, enum strategy s,
 // lockstep and every strategy free-running.
 static void measure_all(struct run *run)
 {
-	unsigned rounds = lab_rounds(&run->lab);
-
 	for (enum pace pace = FREE; pace <= LOCKSTEP; pace++)
 		for (enum strategy s = 0; s < NR_STRATEGIES; s++)
 			for (size_t l = 0; l < run->nr_levels; l++) {
@@ -419,12 +457,6 @@ static void measure_all(struct run *run)
 				if (run->nr_judged == COMPARE_MAX_VARIANTS)
 					die("too many interleaved points");
 				run->judged[run->nr_judged++] = p;
-				p->round_retries_per_success = calloc(rounds, sizeof(double));
-				p->round_failed_ms = calloc(rounds, sizeof(double));
-				p->round_cpu_ms = calloc(rounds, sizeof(double));
-				if (!p->round_retries_per_success || !p->round_failed_ms ||
-				    !p->round_cpu_ms)
-					die("out of memory");
 			}
 	printf(" lockstep livelocks and its harness");
 	fflush(stdout);
@@ -439,11 +471,22 @@ static void measure_all(struct run *run)
 				die("bad samples");
 		}
 	}
-	printf(", %u rounds of the rest", rounds);
+	struct compare_plan plan = lab_plan(&run->lab);
+	cpu_set_t watch;
+	// The workers outnumber the PUs at the higher levels and wait for them by design: what tells
+	// a disturbed round is other programs' share of the PUs.
+	lab_allowed_cpus(&run->lab, &watch);
+	plan.watch_cpus = &watch;
+	printf(", %u rounds of the rest", plan.nr_rounds * plan.nr_processes);
 	fflush(stdout);
-	int err = compare_rounds(run->nr_judged, rounds, measure_round, run, &run->rounds);
+	int err = compare_run(run->nr_judged, &plan, measure_round, run, &run->rounds);
 	if (err)
 		die_errno(err, "measuring the strategies");
+	add_up_rounds(run);
+	for (size_t v = 0; v < run->nr_judged; v++)
+		if (!run->judged[v]->pus[0])	// its runs were in other processes
+			lab_worker_pus(&run->lab, run->judged[v]->nr_workers, run->judged[v]->pus,
+				       sizeof(run->judged[v]->pus));
 	for (size_t v = 0; v < run->nr_judged; v++)
 		if (compare_variant_stats(&run->rounds, v, &run->judged[v]->ms) != 0)
 			die("bad samples");
@@ -509,7 +552,6 @@ static double cpu_per_wall(const struct point *p)
 static void print_and_verdict(struct run *run)
 {
 	unsigned w = run->levels[0], most = run->levels[run->nr_levels - 1];
-	unsigned rounds = lab_rounds(&run->lab);
 	char buf[64];
 
 	printf("\n%llu jobs per worker; the watchdog stops a run after %s\n",
@@ -530,8 +572,8 @@ static void print_and_verdict(struct run *run)
 	lab_headline(&run->lab, "full_jitter_completion", full->ms.median, "ms", NAN);
 	// The lockstep livelock is built in: equal delays behind a barrier cannot separate
 	// symmetric workers. It is shown, not predicted.
-	lab_verdict(&run->lab,
-		    "shown: in lockstep, %u workers: immediate retry, a fixed delay and exponential "
+	lab_shown(&run->lab,
+		    "in lockstep, %u workers: immediate retry, a fixed delay and exponential "
 		    "backoff all livelock by construction (%u of 3 stopped by the watchdog; immediate "
 		    "retry: %s, %.0f retries)", w, nr_stuck,
 		    imm->successes > 0 ? buf : "no job done", imm->retries / imm->runs);
@@ -562,8 +604,8 @@ static void print_and_verdict(struct run *run)
 			"or more)", compare_at_least(&dec_over_full, 1.05), &dec_over_full,
 			"in lockstep with %u workers: full jitter %.1f ms, decorrelated %.1f ms", most,
 			full_most->ms.median, dec_most->ms.median);
-	(void)compare_paired_ratio(full_most->round_retries_per_success,
-				   full->round_retries_per_success, rounds, &growth);
+	(void)compare_ratio_of(&run->rounds, full_most->round_retries_per_success,
+			       full->round_retries_per_success, &growth);
 	lab_judge_ratio(&run->lab, "retries_grow_with_contention",
 			"with full jitter the retries per success grow with contention (1.5x or more "
 			"from 2 workers to the most)", compare_at_least(&growth, 1.5), &growth,
@@ -581,7 +623,7 @@ static void print_and_verdict(struct run *run)
 	// The burn, where no harness spins: free-running workers that retry at once never sleep, and
 	// the time they hold a resource in an attempt that fails is CPU spent for nothing.
 	struct compare_ratio wasted;
-	(void)compare_paired_ratio(fimm->round_failed_ms, fimm->round_cpu_ms, rounds, &wasted);
+	(void)compare_ratio_of(&run->rounds, fimm->round_failed_ms, fimm->round_cpu_ms, &wasted);
 	if (run->nr_pus < w)
 		lab_note("one usable PU: the two workers take turns, and a failed attempt's time is "
 			 "not all CPU; the burn is not judged (run on two or more PUs)");
@@ -700,8 +742,9 @@ int main(int argc, char **argv)
 	lab_prediction("immediate retry and fixed delays keep symmetric workers in step: many "
 		       "retries per success, and the watchdog has to stop them; exponential backoff "
 		       "alone does not help, jitter does");
-	lab_prediction("with the most workers, full jitter finishes before decorrelated jitter, and "
-		       "its retries per success grow with contention");
+	lab_prediction("with the most workers, full jitter finishes before decorrelated jitter "
+		       "(decorrelated takes 1.05x or more), and its retries per success grow with "
+		       "contention (1.5x or more from 2 workers to the most)");
 	lab_prediction("workers that retry at once burn the CPU they get, most of it on attempts "
 		       "that fail, unlike Lab 6's deadlocked threads");
 

@@ -632,35 +632,50 @@ static void growth_verdicts(struct run *run)
 	const struct growth *g = &run->growth;
 	char a[32], b[32], c[32];
 
-	// Directions are signs, not timings: a frame deeper is lower or higher, the break moved
-	// or did not.
-	enum compare_status directions = g->brk_step == 0 ? COMPARE_NOT_SHOWN
-		: g->stack_step < 0 && g->brk_step > 0 ? COMPARE_HOLDS : COMPARE_FAILS;
-	lab_judge(&run->lab, "stack_down_heap_up", "the stack grows down and the heap grows up",
-		  directions, g->stack_step, NAN, NAN, "bytes per 64 frames",
-		  "a frame 64 calls deeper sits %.0f bytes %s; 2 MiB of small mallocs moved the "
-		  "program break (the heap's end) %s by %s%s", fabs(g->stack_step),
-		  g->stack_step < 0 ? "lower" : "higher", g->brk_step >= 0 ? "up" : "down",
-		  cli_format_size((uint64_t)fabs(g->brk_step), a, sizeof(a)),
-		  g->brk_step == 0 ? " (this allocator does not use brk: nothing to judge)" : "");
+	// Directions are signs, not timings, and the ABI fixes them (x86-64 and arm64 stacks grow
+	// down, brk only moves up): shown, where the allocator uses brk at all.
+	if (g->brk_step == 0) {
+		lab_judge(&run->lab, "stack_down_heap_up", "the stack grows down and the heap grows up",
+			  COMPARE_NOT_SHOWN, g->stack_step, NAN, NAN, "bytes per 64 frames",
+			  "this allocator does not use brk (the program break did not move): nothing "
+			  "to show");
+	} else {
+		lab_demonstrate(&run->lab, g->stack_step < 0 && g->brk_step > 0, "stack_down_heap_up",
+				"the stack grows down and the heap grows up", g->stack_step,
+				"bytes per 64 frames", "a frame 64 calls deeper sits %.0f bytes %s; 2 MiB "
+				"of small mallocs moved the program break (the heap's end) %s by %s",
+				fabs(g->stack_step), g->stack_step < 0 ? "lower" : "higher",
+				g->brk_step >= 0 ? "up" : "down",
+				cli_format_size((uint64_t)fabs(g->brk_step), a, sizeof(a)));
+	}
 	// Whether they can meet: only if nothing lies between them and the stack may grow all
 	// the way down.
 	bool can_meet = g->heap_end && g->stack_start && g->nr_between == 0 && g->stack_unlimited;
 	double gap = g->nearest_above_heap ? (double)(g->nearest_above_heap - g->heap_end) : NAN;
+	// With a stack limit (the default) the stack cannot reach the heap: that is shown. Only
+	// an unlimited stack leaves the question open, and then it is judged.
+	if (g->heap_end && g->stack_start && !g->stack_unlimited) {
+		lab_show(&run->lab, "stack_and_heap_meet",
+			 "the stack and the heap never meet: a stack limit and the mmap area lie "
+			 "between them", (double)g->nr_between, "mappings between",
+			 "between the heap's end and the stack lie %zu mappings (the shared libraries, "
+			 "the mmap area), the lowest %s above the heap; the mmap area grows down toward "
+			 "the heap (a second 1 MiB mapping landed %s the first), and the stack may grow "
+			 "only RLIMIT_STACK (%s) below its top: the heap would run into the mmap area, "
+			 "never the stack", g->nr_between,
+			 isnan(gap) ? "?" : cli_format_size((uint64_t)gap, b, sizeof(b)),
+			 isnan(g->mmap_step) ? "?" : g->mmap_step < 0 ? "below" : "above",
+			 cli_format_size((uint64_t)g->stack_reach, c, sizeof(c)));
+		return;
+	}
 	lab_judge(&run->lab, "stack_and_heap_meet",
 		  "the stack and the heap grow toward each other until they meet",
 		  !g->heap_end || !g->stack_start ? COMPARE_NOT_SHOWN
 		  : can_meet ? COMPARE_HOLDS : COMPARE_FAILS, (double)g->nr_between, NAN, NAN,
 		  "mappings between",
-		  "between the heap's end and the stack lie %zu mappings (the shared libraries, the "
-		  "mmap area), the lowest %s above the heap; the mmap area grows down toward the heap "
-		  "(a second 1 MiB mapping landed %s the first), and the stack may grow only "
-		  "RLIMIT_STACK (%s) below its top: the heap would run into the mmap area, never "
-		  "the stack", g->nr_between,
-		  isnan(gap) ? "?" : cli_format_size((uint64_t)gap, b, sizeof(b)),
-		  isnan(g->mmap_step) ? "?" : g->mmap_step < 0 ? "below" : "above",
-		  g->stack_unlimited ? "unlimited" : cli_format_size((uint64_t)g->stack_reach, c,
-								     sizeof(c)));
+		  "with an unlimited stack, %zu mappings lie between the heap's end and the stack "
+		  "(the shared libraries, the mmap area), the lowest %s above the heap",
+		  g->nr_between, isnan(gap) ? "?" : cli_format_size((uint64_t)gap, b, sizeof(b)));
 }
 
 static void verdicts(struct run *run)
@@ -681,10 +696,10 @@ static void verdicts(struct run *run)
 			  run->aslr_setting == 0 ? ": randomisation is off on this machine" : "");
 	lab_headline(&run->lab, "aslr_moved_regions", (double)run->nr_changed, "regions", NAN);
 
-	lab_judge(&run->lab, "one_address_two_values",
-		  "after fork one virtual address holds two values (one per process)",
-		  run->parent_value != run->cow.value_after_write ? COMPARE_HOLDS : COMPARE_FAILS,
-		  NAN, NAN, NAN, "",
+	// Shown: after fork the child's pages are its own copy on write, guaranteed by Linux.
+	lab_demonstrate(&run->lab, run->parent_value != run->cow.value_after_write,
+		  "one_address_two_values",
+		  "after fork one virtual address holds two values (one per process)", NAN, "",
 		    "the child sees %d at 0x%lx and writes %d there; the parent still reads "
 		    "%d at the same address: the address is virtual, and the child's write gave it a "
 		    "page of its own", run->cow.value_seen, (unsigned long)run->cow.address,
@@ -749,18 +764,18 @@ static void verdicts(struct run *run)
 						 run->reserve_cost[i].ns_per_op.median / 1000,
 						 stats_noisy_mark(&run->reserve_cost[i].ns_per_op));
 	if (costs[0])
-		lab_verdict(&run->lab, "shown: reserving costs microseconds at any size (mmap + munmap, "
+		lab_shown(&run->lab, "reserving costs microseconds at any size (mmap + munmap, "
 			    "median; ~ = noisy): %s: nothing is allocated until a page is touched", costs);
 	lab_headline(&run->lab, "thread_stack_resident", run->stack_resident_per_thread, "bytes",
 		     NAN);
-	lab_verdict(&run->lab,
-		    "shown: %u idle threads: each reserved %s of address space (the default stack is %s) but "
+	lab_shown(&run->lab,
+		    "%u idle threads: each reserved %s of address space (the default stack is %s) but "
 		    "made only %s resident", run->nr_threads,
 		    cli_format_size((uint64_t)fmax(run->stack_virtual_per_thread, 0), a, sizeof(a)),
 		    cli_format_size((uint64_t)run->default_stack, b, sizeof(b)),
 		    cli_format_size((uint64_t)fmax(run->stack_resident_per_thread, 0), c, sizeof(c)));
-	lab_verdict(&run->lab,
-		    "shown: sizeof(int[100]) is %d but the same array passed to a function is a %d-byte "
+	lab_shown(&run->lab,
+		    "sizeof(int[100]) is %d but the same array passed to a function is a %d-byte "
 		    "pointer: an array parameter is a pointer, and sizeof cannot recover the length",
 		    run->array_bytes, run->decayed_bytes);
 }

@@ -348,7 +348,7 @@ static void verdicts(struct run *run)
 			  "went unnoticed by this allocator",
 			  (int)strcspn(d->message, "\n"), d->message[0] ? d->message : "no message");
 	if (!san && al->view.finished)
-		lab_verdict(&run->lab, "shown: setting the pointer to NULL did not help its alias: it still "
+		lab_shown(&run->lab, "setting the pointer to NULL did not help its alias: it still "
 			    "read balance %ld from the freed block", al->view.alias_balance);
 
 	unsigned caught = 0;
@@ -369,8 +369,8 @@ static void verdicts(struct run *run)
 	if (run->have_asan_cost) {
 		lab_headline(&run->lab, "asan_malloc_free_slowdown",
 			     run->cost_asan.median / run->cost_plain.median, "x", NAN);
-		lab_verdict(&run->lab,
-			    "shown: the price: malloc + free of an account takes %.1f ns here, %.1f ns in the "
+		lab_shown(&run->lab,
+			    "the price: malloc + free of an account takes %.1f ns here, %.1f ns in the "
 			    "AddressSanitizer build (%.1fx), which also holds freed blocks in quarantine",
 			    run->cost_plain.median, run->cost_asan.median,
 			    run->cost_asan.median / run->cost_plain.median);

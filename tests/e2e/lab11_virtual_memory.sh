@@ -67,6 +67,8 @@ check "small mallocs move the program break up: the heap grows up ($(value growt
 	awk -v v="$(value growth brk_after_2MiB_malloc bytes)" 'BEGIN { exit !(v > 0) }'
 check "mappings lie between the heap and the stack, so the two cannot meet ($(value growth mappings_between_heap_and_stack value))" \
 	awk -v v="$(value growth mappings_between_heap_and_stack value)" 'BEGIN { exit !(v >= 1) }'
-check "verdicts.csv: directions hold, 'they meet' fails" \
-	bash -c "grep -q '^11-virtual-memory,stack_down_heap_up,.*,holds,' '$out/verdicts.csv' && grep -q '^11-virtual-memory,stack_and_heap_meet,.*,fails,' '$out/verdicts.csv'"
+# Both are fixed by the ABI and the stack limit: shown, not judged (with an unlimited stack 'they
+# meet' would be a question, and judged).
+check "verdicts.csv: the directions and 'they never meet' are shown" \
+	bash -c "grep -q '^11-virtual-memory,stack_down_heap_up,.*,shown,' '$out/verdicts.csv' && grep -q '^11-virtual-memory,stack_and_heap_meet,.*,shown,' '$out/verdicts.csv'"
 exit 0

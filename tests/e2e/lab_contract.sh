@@ -47,7 +47,7 @@ contract() {	# LAB_DIR
 		awk -F, 'NR == 1 && $0 != "lab,name,value,unit,cross_check_value" { bad = 1 }
 			 NR == 2 && $3 !~ /^-?[0-9.e+]+$/ { bad = 1 } END { exit bad || NR < 2 }' "$out/summary.csv"
 	check "$name: verdict.txt matches the printed verdict" \
-		diff <(sed -n 's/^verdict: //p' "$scratch/$name.stdout") "$out/verdict.txt"
+		diff <(sed -n 's/^verdict: //p; s/^shown: */shown: /p' "$scratch/$name.stdout") "$out/verdict.txt"
 
 	# data.csv: a header with units, rows with as many cells, no zero where a counter is missing.
 	local header rows

@@ -85,21 +85,26 @@ path_without() {
 	echo "$bin"
 }
 
-# check_verdicts_csv NAME OUT_DIR STDOUT: verdicts.csv has its header, at least one row, eight
+# check_verdicts_csv NAME OUT_DIR STDOUT: verdicts.csv has its header, at least one row, twelve
 # comma-free cells a row, a known status, numbers or empty cells for the figures, ids in
-# snake_case without repeats; and the printed verdicts carry as many statuses.
+# snake_case without repeats; a ratio's rounds, coverage and processes come together (a verdict
+# from rounds has all of them, a count or a fact none); and the printed verdicts carry as many
+# statuses ("verdict: '...' STATUS:" or "shown: '...':").
 check_verdicts_csv() {
 	local name=$1 stdout=$3 f=$2/verdicts.csv
 	check "$name: verdicts.csv has its header" \
-		test "$(head -n 1 "$f" 2>/dev/null)" = "lab,id,claim,status,value,ci_low,ci_high,unit"
+		test "$(head -n 1 "$f" 2>/dev/null)" = "lab,id,claim,status,value,ci_low,ci_high,unit,rounds,coverage,processes,disturbed"
 	check "$name: verdicts.csv has a row per judged claim, each well formed" \
 		awk -F, -v lab="$name" 'NR > 1 { rows++
-			if (NF != 8 || $1 != lab || $2 !~ /^[a-z0-9_]+$/ || seen[$2]++ ||
-			    $4 !~ /^(holds|fails|inconclusive|not_shown)$/) bad = 1
-			for (i = 5; i <= 7; i++) if ($i !~ /^(-?[0-9.]+([eE][-+]?[0-9]+)?)?$/) bad = 1 }
+			if (NF != 12 || $1 != lab || $2 !~ /^[a-z0-9_]+$/ || seen[$2]++ ||
+			    $4 !~ /^(holds|fails|inconclusive|not_shown|shown)$/) bad = 1
+			for (i = 5; i <= 12; i++) if (i != 8 && $i !~ /^(-?[0-9.]+([eE][-+]?[0-9]+)?)?$/) bad = 1
+			if (($9 == "") != ($10 == "") || ($9 == "") != ($11 == "")) bad = 1
+			if ($9 != "" && ($9 < 1 || $10 < 0 || $10 > 1 || $11 < 1)) bad = 1
+			if ($4 == "shown" && $9 != "") bad = 1 }
 			END { exit bad || rows < 1 }' "$f"
 	check "$name: every verdicts.csv row was printed with its status" \
-		test "$(grep -cE "^verdict: '.*' (holds|fails|inconclusive|not shown): " "$stdout")" \
+		test "$(grep -cE "^(verdict: '.*' (holds|fails|inconclusive|not shown)|shown: +'.*'): " "$stdout")" \
 			-eq "$(($(wc -l <"$f") - 1))"
 }
 

@@ -4,7 +4,7 @@
 # its PMU (tests/tools/pmu-vm.sh: -icount shift=0, so one instruction is one cycle is one virtual
 # ns, and every count is exact and repeatable). Labs 1, 9 and 10, cross-built, run there QUICK:
 #   - as root at perf_event_paranoid 1: user+kernel counting, said in the output and the manifest;
-#     instructions and cycles filled, net of the harness (checked against the virtual ns, which
+#     instructions (net of the harness) and cycles filled (checked against the virtual ns, which
 #     include it), a page fault's kernel work counted;
 #   - as a user at perf_event_paranoid 2: user mode only, said so, and the kernel's work missing;
 #   - while another program holds every counter (tests/tools/pmu_hog.c): the counters read 0 with
@@ -96,18 +96,23 @@ check "--counters explains each metric it cannot count (QEMU's PMU has no cache 
 	awk '/^  [a-z0-9_]+ +yes  [^ ]+: ./ || (/^  [a-z0-9_]+ +no   / && length($0) > 50) { n++ } END { exit n != 8 }' "$out/counters.txt"
 check "--counters says the counts include kernel mode" grep -q '^  counted in user and kernel mode' "$out/counters.txt"
 
-# Lab 1: one instruction is one cycle is one virtual ns, so the counts net of the harness plus the
-# harness must give the timed ns; and the kernel's work on a fresh mmap is in the counts.
+# Lab 1: one instruction is one cycle is one virtual ns here. Three independent readings of one
+# op: the instruction counter (net of the harness, which is alloc_kernel itself around an op that
+# does nothing: between 10 and 40 instructions of loop, dispatch and call), the cycle counter
+# (whole), and the clock. Net plus harness instructions must match the cycles, and the cycles the
+# timed ns; the net alone must be the op's own few instructions, not nothing.
 l1=$out/stack_vs_heap/data.csv
-harness=$(sed -n 's/^Counted per op (.*), net of the harness (\([0-9.]*\) instructions.*/\1/p' "$out/stack_vs_heap.log")
+harness=$(sed -n 's/^Counted per op (.*): instructions net of the harness (\([0-9.]*\): .*/\1/p' "$out/stack_vs_heap.log")
 check "Lab 1 prints its counts and the harness it subtracted (${harness:-none})" \
-	awk -v h="${harness:-0}" 'BEGIN { exit !(h >= 2 && h <= 12) }'
+	awk -v h="${harness:-0}" 'BEGIN { exit !(h >= 10 && h <= 40) }'
 st_ins=$(csv_value "$l1" instructions_per_op '$2 == "stack_touch" && $4 == 64')
 st_cyc=$(csv_value "$l1" cycles_per_op '$2 == "stack_touch" && $4 == 64')
 st_ns=$(csv_value "$l1" ns_per_op_median '$2 == "stack_touch" && $4 == 64')
-check "Lab 1: stack+touch of 64 B, ${st_ins:-?} instructions net + ${harness:-?} harness = ${st_ns:-?} ns (within 5%)" \
-	within "$(awk -v a="${st_ins:-0}" -v h="${harness:-0}" 'BEGIN { print a + h }')" "${st_ns:-0}" 5
-check "Lab 1: ... and cycles equal instructions at -icount shift=0 (${st_cyc:-?})" within "${st_cyc:-0}" "${st_ins:-1}" 1
+check "Lab 1: stack+touch of 64 B, ${st_ins:-?} instructions net of the harness: the op's own, a few dozen at most" \
+	awk -v a="${st_ins:-0}" 'BEGIN { exit !(a >= 3 && a <= 60) }'
+check "Lab 1: ... ${st_ins:-?} net + ${harness:-?} harness instructions = ${st_cyc:-?} cycles, counted whole (within 5%)" \
+	within "$(awk -v a="${st_ins:-0}" -v h="${harness:-0}" 'BEGIN { print a + h }')" "${st_cyc:-0}" 5
+check "Lab 1: ... and ${st_cyc:-?} cycles = ${st_ns:-?} ns timed by the clock (within 5%)" within "${st_cyc:-0}" "${st_ns:-1}" 5
 check "Lab 1: every allocation row has its instructions and cycles" \
 	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $1 == "alloc" && ($c["instructions_per_op"] == "" || $c["cycles_per_op"] == "") { bad = 1 } END { exit bad }' "$l1"
 big_ins=$(csv_value "$l1" instructions_per_op '$2 == "malloc_touch_free" && $3 == "fixed_threshold" && $4 == 1048576')

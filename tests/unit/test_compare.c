@@ -179,7 +179,7 @@ static void test_within_and_baseline(void **state)
 static void test_unusable_rounds(void **state)
 {
 	(void)state;
-	double num[] = { NAN, 0, -1 }, den[] = { 1, 1, 1 };
+	double num[] = { NAN, 0, -1 }, den[] = { 1, 0, -1 };
 	struct compare_ratio r;
 	char buf[96];
 
@@ -192,7 +192,144 @@ static void test_unusable_rounds(void **state)
 	assert_int_equal(compare_paired_ratio(num, den, 3, &r), 0);
 	assert_int_equal(r.nr_rounds, 1);
 	assert_string_equal(compare_format_ratio(&r, buf, sizeof(buf)),
-			    "4.62x (4.62-4.62x, 0%, 1 rounds)");
+			    "4.62x (4.62-4.62x, 0%, 1 rounds, 2 of 3 unusable)");
+}
+
+// A round whose baseline leaves nothing of the denominator is the largest ratio, not a dropped
+// one: dropping it would bias the median down. Both sides used up: left out, and counted.
+static void test_unbounded_rounds(void **state)
+{
+	(void)state;
+	double num[] = { 2, 2.2, 1.8, 2, 3, -1, 2.1 }, den[] = { 1, 1, 1, 1, 0, -1, -0.5 };
+	struct compare_ratio r;
+	char buf[160];
+
+	assert_int_equal(compare_paired_ratio(num, den, 7, &r), 0);
+	assert_int_equal(r.nr_rounds, 6);	// 2, 2.2, 1.8, 2, +inf, +inf
+	assert_int_equal(r.nr_unusable, 1);	// -1 / -1
+	assert_true(isinf(r.high) && r.high > 0);
+	assert_true(r.median == 2.1);		// the infinite rounds count: (2 + 2.2) / 2
+	assert_int_equal(compare_at_least(&r, 1.5), COMPARE_HOLDS);
+	assert_int_equal(compare_at_most(&r, 5), COMPARE_INCONCLUSIVE);
+	compare_format_ratio(&r, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "unbounded"));
+	assert_non_null(strstr(buf, "1 of 7 unusable"));
+	assert_string_equal(compare_status_name(COMPARE_SHOWN), "shown");
+}
+
+// A measure() whose samples say they waited to run for most of their time, for the first
+// `disturbed` samples, or always (-1).
+static int disturbed_left;
+static int measure_disturbed(void *ctx, size_t variant, unsigned round, double *value)
+{
+	(void)ctx;
+	(void)round;
+	*value = variant ? 100 : 300;
+	compare_sample_aux(0, variant ? 43 : 42);
+	if (disturbed_left) {
+		compare_sample_threads(9e6, 10e6);	// waited 90% of its time
+		if (disturbed_left > 0)
+			disturbed_left--;
+	} else {
+		compare_sample_threads(0, 10e6);
+	}
+	return 0;
+}
+
+static void test_disturbed_rounds(void **state)
+{
+	(void)state;
+	struct compare_samples s;
+	struct compare_ratio r;
+	struct compare_plan plan = { .nr_rounds = 5, .nr_processes = 1 };
+	char buf[200];
+
+	// Two disturbed samples: their rounds are run again, and nothing is left out.
+	disturbed_left = 2;
+	assert_int_equal(compare_run(2, &plan, measure_disturbed, NULL, &s), 0);
+	assert_true(s.nr_redone >= 1 && s.nr_redone <= 2);
+	assert_int_equal(compare_nr_disturbed(&s), 0);
+	assert_int_equal(compare_ratio(&s, 0, 1, COMPARE_NONE, &r), 0);
+	assert_false(r.busy);
+	assert_int_equal(compare_at_least(&r, 2), COMPARE_HOLDS);
+	assert_true(compare_aux(&s, 1, 3, 0) == 43);
+	compare_samples_release(&s);
+
+	// Always disturbed: the redos run out, every round is left out, and a claim that the
+	// numbers would hold is inconclusive, saying why.
+	disturbed_left = -1;
+	assert_int_equal(compare_run(2, &plan, measure_disturbed, NULL, &s), 0);
+	assert_int_equal(s.nr_redone, plan.nr_rounds);
+	assert_int_equal(compare_nr_disturbed(&s), plan.nr_rounds);
+	assert_int_equal(compare_ratio(&s, 0, 1, COMPARE_NONE, &r), 0);
+	assert_true(r.busy);
+	assert_int_equal(compare_at_least(&r, 2), COMPARE_INCONCLUSIVE);
+	assert_int_equal(compare_at_most(&r, 10), COMPARE_INCONCLUSIVE);
+	compare_format_ratio(&r, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "busy: 5 of 5 rounds disturbed"));
+	compare_samples_release(&s);
+	disturbed_left = 0;
+}
+
+// Processes that differ: each forked process's samples are scaled by its own factor, set in its
+// process_setup (as a lab makes its data again there). The interval must hold every process's
+// median, not only the spread within one.
+static double process_factor = 1;
+static unsigned nr_setups;
+static void process_setup(void *ctx)
+{
+	unsigned *next = ctx;
+
+	process_factor = 1 + 0.2 * (*next)++;	// 1.0, 1.2, 1.4 in the three processes
+	nr_setups++;
+}
+
+static int measure_by_process(void *ctx, size_t variant, unsigned round, double *value)
+{
+	(void)ctx;
+	*value = variant ? 100 : 200 * process_factor * (1 + 0.001 * (round % 3));
+	compare_sample_aux(1, process_factor);
+	return 0;
+}
+
+static void test_processes(void **state)
+{
+	(void)state;
+	unsigned next = 0;
+	struct compare_plan plan = { .nr_rounds = 3, .nr_processes = 3,
+				     .process_setup = process_setup, .setup_ctx = &next };
+	struct compare_samples s;
+	struct compare_ratio r;
+
+	nr_setups = 0;
+	assert_int_equal(compare_run(2, &plan, measure_by_process, NULL, &s), 0);
+	assert_int_equal(s.nr_rounds, 9);
+	assert_int_equal(s.nr_processes, 3);
+	assert_int_equal(nr_setups, 0);		// the setups ran in the children, not here
+	for (unsigned round = 0; round < 9; round++) {
+		assert_int_equal(s.process[round], round / 3);
+		// Each process's own factor came back with its samples (the children's setups
+		// each advanced their own copy of `next` from 0: the same factor, 1.0).
+		assert_true(compare_aux(&s, 0, round, 1) == 1.0);
+	}
+	compare_samples_release(&s);
+
+	// Processes that do differ: hand-made samples, 3 rounds in each of 3 processes.
+	double values[18];
+	unsigned char process[9], disturbed[9] = { 0 };
+	for (size_t round = 0; round < 9; round++) {
+		size_t p = round / 3;
+
+		values[2 * round] = 200 * (1 + 0.2 * (double)p) * (1 + 0.001 * (double)(round % 3));
+		values[2 * round + 1] = 100;
+		process[round] = (unsigned char)p;
+	}
+	struct compare_samples h = { .nr_variants = 2, .nr_rounds = 9, .values = values,
+				     .process = process, .disturbed = disturbed, .nr_processes = 3 };
+	assert_int_equal(compare_ratio(&h, 0, 1, COMPARE_NONE, &r), 0);
+	assert_int_equal(r.nr_processes, 3);
+	assert_true(r.low <= 2.01 && r.high >= 2.8);	// every process's median is inside
+	assert_int_equal(compare_at_least(&r, 2.5), COMPARE_INCONCLUSIVE);
 }
 
 static void test_busy_parsers(void **state)
@@ -242,6 +379,9 @@ int main(void)
 		cmocka_unit_test(test_interval_coverage),
 		cmocka_unit_test(test_within_and_baseline),
 		cmocka_unit_test(test_unusable_rounds),
+		cmocka_unit_test(test_unbounded_rounds),
+		cmocka_unit_test(test_disturbed_rounds),
+		cmocka_unit_test(test_processes),
 		cmocka_unit_test(test_busy_parsers),
 	};
 

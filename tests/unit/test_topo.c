@@ -181,6 +181,12 @@ static void test_names_and_defaults(void **state)
 	assert_int_equal(topo_init_synthetic(&t, "Package:1 Core:2 PU:1"), 0);
 	assert_int_equal(topo_cache_bytes(&t, 1), 0);	// no caches in this synthetic machine
 	assert_true(topo_line_bytes(&t) >= 16);	// falls back to sysconf or 64, never 0
+	char model[64];
+
+	assert_string_equal(topo_cpu_model(&t, model, sizeof(model)), "unknown CPU");
+	// A VM's model name can come padded with blanks; the machine line shows it once, single-spaced.
+	hwloc_obj_add_info(hwloc_get_root_obj(t.topology), "CPUModel", "  Virtual   Turin-like CPU        ");
+	assert_string_equal(topo_cpu_model(&t, model, sizeof(model)), "Virtual Turin-like CPU");
 	topo_release(&t);
 	assert_int_equal(topo_init_synthetic(&t, "this is not a topology"), -EINVAL);
 }
