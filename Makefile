@@ -88,7 +88,7 @@ $(FLAGS_STAMP): FORCE
 FORCE:
 
 # ---- targets --------------------------------------------------------------------------------------
-.PHONY: help deps deps-test doctor all labs check-deps test course cluster bundle import compare report \
+.PHONY: help deps deps-test doctor all labs check-deps check-test-deps test course cluster bundle import compare report \
 	clean clean-results list
 
 help:
@@ -131,12 +131,24 @@ doctor:
 list:
 	$(Q)scripts/labs.sh list
 
+# One line per missing library, then stop: a compiler error about a missing header says less.
 check-deps:
-	$(Q)for p in $(PKGS); do \
+	$(Q)missing=0; for p in $(PKGS); do \
 		pkg-config --exists $$p 2>/dev/null || \
 		{ echo "error: $$p (library and headers) not found by pkg-config: run 'make deps'" >&2; \
-		  exit 1; }; \
-	done
+		  missing=1; }; \
+	done; exit $$missing
+
+# What make test needs beyond the labs' libraries: cmocka for the unit tests (the other test tools
+# are optional: their tests say they are skipped, and why).
+check-test-deps:
+	$(Q)missing=0; for p in $(PKGS) cmocka; do \
+		pkg-config --exists $$p 2>/dev/null || \
+		{ echo "make test: $$p (library and headers) is missing: run 'make deps test'" >&2; \
+		  missing=1; }; \
+	done; command -v python3 >/dev/null 2>&1 || \
+		{ echo "make test: python3 is missing: run 'make deps test'" >&2; missing=1; }; \
+	exit $$missing
 
 all: $(LIBCOMMON) labs $(TEST_BIN)
 
@@ -192,7 +204,7 @@ report:
 	$(Q)$(CLASSTOOLS) report
 
 # Tests build in their own directory with warnings as errors, so a learner's build is not redone.
-test:
+test: check-test-deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/test WERROR=1 all
 	$(Q)BUILD=build/test tests/run.sh
 

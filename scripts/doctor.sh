@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# What this machine can measure, and why not: PAPI, the hardware PMU, VM/container, the
-# perf_event_paranoid level, software events, hwloc topology, CPU kinds and binding, gnuplot, page
-# and huge page sizes, THP, overcommit and ASLR.
+# What this machine can measure, and why not: what moves timings (governor, boost, SMT,
+# mitigations, clock source, power, throttling, virtualisation, how busy it is: a lab's --machine,
+# the same reader as the manifests), PAPI, the hardware PMU, the perf_event_paranoid level, software
+# events, hwloc topology, CPU kinds and binding, gnuplot, page and huge page sizes, THP, overcommit
+# and ASLR.
 # Every problem comes with the command that fixes it. Changes nothing.
 # Usage: scripts/doctor.sh
 set -uo pipefail
@@ -14,26 +16,64 @@ warn() { printf '  warn  %s\n' "$1"; [ -n "${2:-}" ] && printf '        fix: %s\
 section() { printf '\n%s\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# What the labs themselves read about this machine: every lab's --machine prints the facts its
+# manifest records (common/machine.c, lab.c), so this report and the manifests cannot disagree.
+lab_bin=$(ls "${BUILD:-build}"/labs/01-*/stack_vs_heap 2>/dev/null | head -n 1)
+facts=""
+[ -x "$lab_bin" ] && facts=$(COLUMNS=10000 "$lab_bin" --machine 2>/dev/null)
+fact() { sed -n "s/^$1: //p" <<<"$facts" | head -n 1; }
+
 section "Machine"
 info "$(uname -srm); $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown OS}")"
 info "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1) ($(nproc) CPUs usable)"
-virt=none
-if have systemd-detect-virt; then virt=$(systemd-detect-virt 2>/dev/null || true); fi
-[ -z "$virt" ] && virt=none
-if [ "$virt" = none ] && grep -qw hypervisor /proc/cpuinfo; then virt="a hypervisor"; fi
-if [ "$virt" != none ]; then
-	info "virtual machine or container: $virt (hardware counters and core placement may be virtual)"
-else
-	ok "bare metal (no hypervisor flag)"
-fi
-if [ -f /.dockerenv ] || grep -qaE 'docker|containerd|kubepods|lxc' /proc/1/cgroup 2>/dev/null; then
-	info "inside a container: perf_event_open may be blocked by its seccomp profile"
-fi
-grep -qi microsoft /proc/version 2>/dev/null &&
-	info "WSL2: no hardware counters are exposed; software events and timing work"
 [ "$(nproc)" -lt 2 ] &&
 	warn "only one CPU is usable: the multi-core labs (5-8) cannot show cross-core effects" \
 	     "give the VM or container at least 2 CPUs (or run without taskset/cpuset limits)"
+if [ -z "$facts" ]; then
+	info "build the labs ('make') to see what moves timings here (governor, boost, mitigations...)"
+else
+	info "identity: $(fact cpu_identity); microcode: $(fact microcode)"
+	virt=$(fact virtualization)
+	case "$virt" in
+	none*) ok "virtualization: $virt" ;;
+	*) info "virtualization: $virt (hardware counters and core placement may be virtual)" ;;
+	esac
+	[[ "$virt" == *container* ]] &&
+		info "inside a container: perf_event_open may be blocked by its seccomp profile"
+	[[ "$virt" == WSL2* ]] && info "WSL2: no hardware counters are exposed; software events and timing work"
+	gov=$(fact cpu_governor)
+	case "$gov" in
+	performance) ok "CPU frequency governor: performance" ;;
+	unknown*) info "CPU frequency governor: $gov" ;;
+	*) warn "CPU frequency governor: $gov: the clock follows the load, so timings move with it" \
+		"for steadier timings (optional): sudo cpupower frequency-set -g performance (and back: sudo cpupower frequency-set -g ${gov%% *})" ;;
+	esac
+	info "boost: $(fact cpu_boost); SMT: $(fact smt); frequency driver: $(fact cpufreq_driver)"
+	info "mitigations (what a system call and a switch cost depends on them, Labs 4 and 8): $(fact mitigations)"
+	clock=$(fact clocksource)
+	case "$clock" in
+	*"(slow"*) warn "clock source: $clock" \
+		"if /sys/devices/system/clocksource/clocksource0/available_clocksource lists tsc: echo tsc | sudo tee /sys/devices/system/clocksource/clocksource0/current_clocksource" ;;
+	*) ok "clock source: $clock" ;;
+	esac
+	power=$(fact power_source)
+	case "$power" in
+	battery*) warn "power: $power" "plug in the charger: on battery a laptop lowers its clock" ;;
+	*) info "power: $power" ;;
+	esac
+	busy=$(fact busy_now)
+	case "$busy" in
+	*"(busy"*) warn "right now: $busy" "close other programs, or wait for them to finish, before running a lab" ;;
+	*) ok "right now: $busy" ;;
+	esac
+	throttle=$(fact throttle_events_since_boot)
+	case "$throttle" in
+	unknown*) info "thermal throttling: $throttle" ;;
+	0) ok "thermal throttling: none since boot" ;;
+	*) warn "thermal throttling: the CPU slowed itself $throttle times since boot to cool down" \
+		"check the cooling (vents, fan); a lab run throttled says so in its manifest (throttle_events)" ;;
+	esac
+fi
 
 section "Performance counters (PAPI)"
 paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo unknown)
@@ -41,7 +81,7 @@ case "$paranoid" in
 -1) ok "perf_event_paranoid=-1: everything can be counted" ;;
 0|1) ok "perf_event_paranoid=$paranoid: user and kernel counting of your own processes" ;;
 2) if [ "$(id -u)" -eq 0 ]; then
-	ok "perf_event_paranoid=2, but you are root: kernel-mode counting (context switches) works"
+	ok "perf_event_paranoid=2, but you are root: the level does not restrict you (whether anything counts is below)"
    else
 	warn "perf_event_paranoid=2: user-mode counting only; context switches come from getrusage" \
 	     "sudo sysctl kernel.perf_event_paranoid=1"
@@ -62,8 +102,13 @@ if have papi_avail; then
 	if [[ "$comps" == *perf_event* ]]; then
 		ok "active PAPI components: $comps"
 	else
-		warn "PAPI's perf_event component is not active: $(papi_component_avail 2>/dev/null | grep -A1 'perf_event ' | tail -n 1 | sed 's/^ *//')" \
-		     "sudo sysctl kernel.perf_event_paranoid=1"
+		why=$(papi_component_avail 2>/dev/null | grep -A1 'perf_event ' | tail -n 1 | sed 's/^ *//')
+		if [[ "$why" == *paranoid* ]]; then
+			warn "PAPI's perf_event component is not active: $why" "sudo sysctl kernel.perf_event_paranoid=1"
+		else
+			warn "PAPI's perf_event component is not active: $why" \
+			     "a PAPI/libpfm4 that knows this CPU (a newer distribution), or a machine whose PMU is visible"
+		fi
 	fi
 	presets=$(papi_avail -a 2>/dev/null | grep -c '^PAPI_' || true)
 	if [ "$presets" -gt 0 ]; then ok "$presets PAPI preset events available"; else
@@ -72,21 +117,25 @@ if have papi_avail; then
 		if grep -q '^perf::PAGE-FAULTS : ' <<<"$(papi_command_line perf::PAGE-FAULTS 2>/dev/null)"; then
 			ok "software event perf::PAGE-FAULTS counts"
 		else
-			warn "software event perf::PAGE-FAULTS cannot be counted: page faults come from getrusage only" \
-			     "sudo sysctl kernel.perf_event_paranoid=2 (or lower); in a container, allow perf_event_open (--cap-add PERFMON)"
+			fix="in a container, allow perf_event_open (--cap-add PERFMON); or a PAPI whose perf_event component starts here (above)"
+			[[ "$paranoid" =~ ^[0-9]+$ ]] && [ "$paranoid" -gt 2 ] && fix="sudo sysctl kernel.perf_event_paranoid=2 (or lower)"
+			warn "software event perf::PAGE-FAULTS cannot be counted: page faults come from getrusage only" "$fix"
 		fi
 		# A counted event prints "name : value"; a refused one "Failed adding: name".
 		if grep -q '^perf::CONTEXT-SWITCHES.* : ' <<<"$(papi_command_line perf::CONTEXT-SWITCHES:u=1:k=1 2>/dev/null)"; then
 			ok "kernel-mode software events (context switches) count"
 		else
-			info "kernel-mode events (context switches) are not countable: labs use getrusage for them (fix: sudo sysctl kernel.perf_event_paranoid=1)"
+			if [ "$(id -u)" -ne 0 ] && [[ "$paranoid" =~ ^[0-9]+$ ]] && [ "$paranoid" -ge 2 ]; then
+				info "kernel-mode events (context switches) are not countable: labs use getrusage for them (fix: sudo sysctl kernel.perf_event_paranoid=1)"
+			else
+				info "kernel-mode events (context switches) are not countable here (PAPI cannot count them, see above): labs use getrusage for them"
+			fi
 		fi
 	fi
 else
 	warn "PAPI tools are not installed" "make deps"
 fi
 # What the labs themselves resolve: every metric's event here and what it counts (a lab's --counters).
-lab_bin=$(ls "${BUILD:-build}"/labs/01-*/stack_vs_heap 2>/dev/null | head -n 1)
 if [ -x "$lab_bin" ]; then
 	info "which event each metric uses here, and what it counts ('--counters' of any lab):"
 	"$lab_bin" --counters 2>&1 | sed 's/^/        /'
@@ -131,28 +180,30 @@ else
 fi
 
 section "Memory settings"
-page=$(getconf PAGESIZE)
-huge=$(cat /sys/kernel/mm/transparent_hugepage/hpage_pmd_size 2>/dev/null || echo $((page * page / 8)))
+page=$(fact page_size_bytes)
+[ -n "$page" ] || page=$(getconf PAGESIZE)
+huge=$(fact huge_page_bytes)
+[ -n "$huge" ] || huge=$((page * page / 8))
 info "page size $((page / 1024)) KiB, huge page $((huge / 1024 / 1024)) MiB ($((huge / page)) pages): labs 1, 9 and 10 use both"
 [ "$page" -eq 4096 ] || info "pages are not 4 KiB here: the labs read the page size, so figures per page and per fault differ from x86-64's"
-thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo "unknown (no THP in this kernel)")
+thp=$(fact transparent_hugepages)
+[ -n "$thp" ] || thp="unknown (build the labs to read it)"
 case "$thp" in
 *"[always]"*) info "transparent huge pages: $thp: any aligned $((huge / 1024 / 1024)) MiB of a mapping may become one huge page, so lab 1's large sizes and lab 2's stack growth take fewer faults (they say so)" ;;
 *"[madvise]"*) ok "transparent huge pages: $thp: only where a program asks (labs 9 and 10 do)" ;;
-*"[never]"*) info "transparent huge pages: $thp: labs 9 and 10's huge-page comparisons are not shown" ;;
 *) info "transparent huge pages: $thp: labs 9 and 10's huge-page comparisons are not shown" ;;
 esac
-overcommit=$(cat /proc/sys/vm/overcommit_memory 2>/dev/null || echo unknown)
+overcommit=$(fact overcommit_memory)
 case "$overcommit" in
 0) ok "vm.overcommit_memory=0 (heuristic): large reservations are granted, pages come at first touch" ;;
 1) info "vm.overcommit_memory=1 (always): every reservation is granted" ;;
 2) info "vm.overcommit_memory=2 (strict): every private mapping is committed when made, thread stacks too: lab 3's large malloc can really fail, lab 8's 500 threads may be refused, lab 11's huge reservation is refused (each says so)" ;;
 *) info "vm.overcommit_memory cannot be read" ;;
 esac
-aslr=$(cat /proc/sys/kernel/randomize_va_space 2>/dev/null || echo unknown)
+aslr=$(fact aslr)
 case "$aslr" in
 2) ok "ASLR on (randomize_va_space=2): addresses change from run to run" ;;
-*) info "ASLR randomize_va_space=$aslr (2 is the usual default; lab 11 shows its effect)" ;;
+*) info "ASLR randomize_va_space=${aslr:-unknown} (2 is the usual default; lab 11 shows its effect)" ;;
 esac
 info "stack limit: $(ulimit -s) KiB (ulimit -s); lab 1 keeps stack arrays under half of it"
 

@@ -229,10 +229,16 @@ def select_runs(lab, machines, mode):
 
 
 # What a counter column means differs between CPUs (cache_misses: last-level misses on Intel, L2
-# misses on AMD) and between runs (user mode only, or user+kernel). Where the machines compared
-# differ, the first lines of compare.txt say so, with who counts what.
+# misses on AMD) and between runs (user mode only, or user+kernel); and what moves timings besides
+# the CPU's name (common/machine.h: a powersave governor, page-table isolation, a slow clock
+# source, battery power) differs between machines. Where the machines compared differ, the first
+# lines of compare.txt say so, with who is which.
+MACHINE_CONTEXT_KEYS = ("cpu_identity", "microcode", "cpu_governor", "cpufreq_driver", "cpu_boost",
+                        "smt", "mitigations", "clocksource", "power_source", "virtualization")
+
+
 def _is_context_key(key, value):
-    if key == "counter_domain":
+    if key == "counter_domain" or key in MACHINE_CONTEXT_KEYS:
         return True
     if key.startswith("counter.") and key != "counter_bytes":
         return not (value.startswith("unavailable") or ", stalled: " in value)
@@ -253,8 +259,9 @@ def context_differences(runs):
     for key in order:
         if len(values[key]) < 2:
             continue
-        lines.append("   %s differs between these machines: the figures that use it are not the same "
-                     "quantity" % key)
+        lines.append("   %s differs between these machines: %s" % (
+            key, "the figures that use it are not the same quantity" if key.startswith("counter")
+            else "timings may differ for that reason, not the CPU's"))
         for value, who in values[key].items():
             lines.append("     %s: %s" % (value, ", ".join(who)))
     return lines

@@ -37,7 +37,7 @@ SUMMARY_COLUMNS = ("lab", "name", "value", "unit", "cross_check_value")
 
 _ID = re.compile(r"[a-z0-9_]{1,64}\Z")
 _FIGURE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}\Z")
-_UNIT = re.compile(r"[A-Za-z0-9 /%._-]{0,16}\Z")
+_UNIT = re.compile(r"[A-Za-z0-9 /%._-]{0,24}\Z")
 _MANIFEST_KEY = re.compile(r"[a-z0-9_][a-z0-9_.:-]{0,79}\Z")
 
 
@@ -300,7 +300,7 @@ class LabRun:
                 v = safe.parse_number(r[header.index(col)])
                 more[col] = (int(v) if col != "coverage" else v) if v is not None and v >= 0 else None
             out.append(Verdict(vid, safe.printable(claim, 300), status, nums[0], nums[1], nums[2],
-                               safe.printable(unit, 16), **more))
+                               safe.printable(unit, 24), **more))
         return out
 
 

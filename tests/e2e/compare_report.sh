@@ -38,6 +38,10 @@ printf '%s\n' "counter_domain: user mode only" \
 	"counter.instructions: perf::INSTRUCTIONS (instructions retired (the kernel's generic event))" >>"$lab1/manifest.txt"
 printf '%s\n' "counter_domain: user+kernel" "counter.instructions: PAPI_TOT_INS (instructions retired)" \
 	>>"$res/examples/$ref/01-stack-vs-heap/manifest.txt"
+# What moves timings: a powersave governor on alpha, performance on the example.
+sed -i '/^cpu_governor: /d' "$lab1/manifest.txt" "$res/examples/$ref/01-stack-vs-heap/manifest.txt"
+echo "cpu_governor: powersave" >>"$lab1/manifest.txt"
+echo "cpu_governor: performance" >>"$res/examples/$ref/01-stack-vs-heap/manifest.txt"
 rm -f "$alpha/02-recursion-depth/plot.png" "$alpha/02-recursion-depth/plot.svg"
 # Lab 2 on alpha was a quick run.
 sed -i 's/^quick: .*/quick: yes/' "$alpha/02-recursion-depth/manifest.txt"
@@ -57,6 +61,9 @@ check "... with who counted what" grep -q '^     user mode only: alpha$' "$lab1_
 check "compare says the instruction events differ" \
 	grep -q '^     perf::INSTRUCTIONS (instructions retired (the kernel.s generic event)): alpha$' "$lab1_cmp"
 check "... and not for what only one machine counted" bash -c "! grep -q '^   counter.page_faults differs' '$lab1_cmp'"
+check "compare says the machines' frequency governors differ, with who has which" \
+	bash -c "grep -q '^   cpu_governor differs between these machines: timings may differ' '$lab1_cmp' &&
+		 grep -q '^     powersave: alpha$' '$lab1_cmp'"
 
 # Every figure of every lab: a heading, then exactly one line per machine that ran the lab.
 for lab_dir in $(scripts/labs.sh built); do

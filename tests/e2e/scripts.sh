@@ -29,6 +29,28 @@ else
 	check "doctor says kernel-mode events do not count (they do not)" grep -q 'kernel-mode events (context switches) are not countable' "$scratch/doctor"
 fi
 
+# What moves timings (governor, boost, SMT, mitigations, clock source, power, virtualisation): the
+# doctor shows a lab's --machine, the manifest records the same reader's lines, so they agree.
+bin5=$(lab_binary labs/05-false-sharing)
+"$bin5" --quick --out "$scratch/l5" >/dev/null 2>&1
+for key in cpu_identity microcode cpu_governor cpufreq_driver energy_performance_preference cpu_boost \
+	   smt mitigations clocksource power_source virtualization cpu_mhz_before cpu_mhz_after \
+	   throttle_events; do
+	check "the manifest records $key" grep -q "^$key: ." "$scratch/l5/manifest.txt"
+done
+virt=$(sed -n 's/^virtualization: //p' "$scratch/l5/manifest.txt")
+check "doctor and manifest name the same virtualisation ($virt)" \
+	grep -qF "virtualization: $virt" "$scratch/doctor"
+gov=$(sed -n 's/^cpu_governor: //p' "$scratch/l5/manifest.txt")
+check "doctor and manifest name the same governor ($gov)" grep -qF "governor: $gov" "$scratch/doctor"
+check "doctor says what moves timings: mitigations, clock source, power, throttling" \
+	bash -c "grep -q 'mitigations (what a system call' '$scratch/doctor' && grep -q 'clock source: ' '$scratch/doctor' &&
+		 grep -q 'power: ' '$scratch/doctor' && grep -q 'thermal throttling: ' '$scratch/doctor'"
+# make test without its libraries: one line each naming 'make deps test', nothing compiled.
+PKG_CONFIG_LIBDIR=$scratch/none make --no-print-directory -s check-test-deps >"$scratch/ctd" 2>&1
+check "make test without cmocka (or PAPI, hwloc): one line each naming 'make deps test' (status $?)" \
+	test "$(grep -c "is missing: run 'make deps test'" "$scratch/ctd")" -eq 3
+
 start=$(date +%s%N)
 scripts/install-deps.sh --check >"$scratch/deps" 2>&1
 check "install-deps --check: everything is installed" test $? -eq 0

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Static analysis with the checked-in configurations, zero findings: clang-tidy (.clang-tidy) and
-# cppcheck (cppcheck.cfg) on every C file, shellcheck on every shell script, pyflakes on the class
-XX
-# them where the distribution has them).
+# cppcheck (cppcheck.cfg) on every C file, shellcheck on every shell script, pyflakes on the Python
+# scripts, their tests and the benchmarks. New labs, scripts and tests are picked up by the globs.
+# A tool that is not installed is skipped ('make deps test' installs them where the distribution
+# has them).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
@@ -46,8 +47,8 @@ else
 	skip "shellcheck" "not installed ('make deps test' installs it)"
 fi
 if command -v pyflakes3 >/dev/null 2>&1; then
-	pyflakes3 scripts/classtools tests/python >"$scratch/pyflakes" 2>&1
-	check "pyflakes: no findings in the class tools and their tests" test $? -eq 0
+	pyflakes3 scripts/*.py scripts/classtools tests/python tests/bench >"$scratch/pyflakes" 2>&1
+	check "pyflakes: no findings in the Python scripts (class tools, handouts) and their tests" test $? -eq 0
 	head -n 20 "$scratch/pyflakes" | sed 's/^/# /'
 else
 	skip "pyflakes" "not installed ('make deps test' installs it)"

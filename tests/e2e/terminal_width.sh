@@ -3,14 +3,38 @@
 # Every lab's output fits an ordinary terminal: each lab run QUICK as 'make lab-N QUICK=1' runs it
 # (the program, then its plots, the text plot included) with COLUMNS=80 and COLUMNS=100, and no
 # line may be wider. Long sentences are broken at word boundaries under their label
-# (common/term.h); wide tables leave columns out and say which; the files keep whole lines.
+# (common/term.h); wide tables leave columns out and say which, and never break a row; the files
+# keep whole lines.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 . tests/e2e/lib.sh
 
+# Whether a narrow run broke a table row across lines: a line of the narrow output joined to its
+# continuation (the wrapper's hanging indent) that is part of a table row of the wide output (a
+# row: cells separated by " | " or by runs of spaces, four or more of them).
+broken_rows() {	# NARROW_LOG WIDE_LOG
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+narrow = open(sys.argv[1], errors="replace").read().split("\n")
+wide = open(sys.argv[2], errors="replace").read().split("\n")
+# A table row has " | " or four gaps of two blanks; a labelled line ("machine:  ...") is prose.
+rows = [w for w in wide if not re.match(r"[a-z][a-z ]*: ", w)
+        and (" | " in w or len(re.findall(r"\S {2,}(?=\S)", w)) >= 4)]
+for prev, line in zip(narrow, narrow[1:]):
+    if not line.startswith(" ") or not line.strip():
+        continue
+    joined = prev.rstrip() + " " + line.strip()
+    if any(joined.strip() in r or re.sub(r" +", " ", joined.strip()) in re.sub(r" +", " ", r)
+           for r in rows if len(prev.strip()) > 8):
+        print(prev.strip()[:60])
+        break
+PY
+}
+
 for lab_dir in $(scripts/labs.sh built); do
 	lab=$(basename "$lab_dir")
+	COLUMNS=10000 QUICK=1 RESULTS=$scratch/wide scripts/run-lab.sh "$lab" >"$scratch/$lab.wide.log" 2>&1
 	for width in 80 100; do
 		log=$scratch/$lab.$width.log
 		COLUMNS=$width QUICK=1 RESULTS=$scratch/results scripts/run-lab.sh "$lab" >"$log" 2>&1
@@ -19,6 +43,9 @@ for lab_dir in $(scripts/labs.sh built); do
 		check "$lab at $width columns: exits 0 (status $status), no line wider (widest ${widest})" \
 			awk -v w="$width" -v st="$status" 'length($0) > w { bad = 1 } END { exit bad || st != 0 }' "$log"
 		[ "$status" -eq 0 ] && awk -v w="$width" 'length($0) > w' "$log" | head -n 3 | sed 's/^/# /'
+		broken=$(broken_rows "$log" "$scratch/$lab.wide.log")
+		check "$lab at $width columns: no table row broken across lines${broken:+ (at: $broken)}" \
+			test -z "$broken"
 	done
 	out=$scratch/results/$(ls "$scratch/results" | head -n 1)/$lab
 	check "$lab: verdict.txt keeps whole lines (each verdict on one line)" \
