@@ -15,8 +15,7 @@
 #include "clock.h"
 #include "stats.h"
 
-// Reads a small /proc file whole with one read(2): no stdio buffer to allocate between samples.
-static int read_proc(const char *path, char *buf, size_t len)
+int busy_read_proc(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -76,7 +75,7 @@ void busy_sample(struct busy_meter *m)
 {
 	char buf[256];
 
-	if (read_proc("/proc/loadavg", buf, sizeof(buf)) != 0)
+	if (busy_read_proc("/proc/loadavg", buf, sizeof(buf)) != 0)
 		return;
 	int others = busy_parse_loadavg(buf);
 	if (others < 0)
@@ -90,7 +89,7 @@ static bool read_stat(uint64_t *busy_ticks, uint64_t *steal_ticks, uint64_t *tot
 {
 	char buf[512];	// the first line is all we need
 
-	return read_proc("/proc/stat", buf, sizeof(buf)) == 0 &&
+	return busy_read_proc("/proc/stat", buf, sizeof(buf)) == 0 &&
 	       busy_parse_stat(buf, busy_ticks, steal_ticks, total_ticks) == 0;
 }
 

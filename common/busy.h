@@ -32,6 +32,10 @@ struct busy_meter {
 	unsigned nr_readings;
 };
 
+/* Reads a small /proc file whole into buf (NUL-terminated) with one read(2): no stdio buffer to
+ * allocate between samples. Returns 0 or -errno. */
+int busy_read_proc(const char *path, char *buf, size_t len);
+
 /* Starts measuring now, with a first reading of the runnable count. Never fails. */
 void busy_start(struct busy_meter *m);
 

@@ -55,27 +55,11 @@ void compare_sample_threads(double wait_ns, double thread_ns)
 	current_sample->threads_ns += thread_ns;
 }
 
-// Reads a small /proc file with one read(2) into buf; returns 0 or -errno.
-static int read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	int err = n < 0 ? -errno : 0;
-
-	close(fd);
-	if (!err)
-		buf[n] = '\0';
-	return err;
-}
-
 int compare_thread_wait_ns(double *ns)
 {
 	char buf[128];
 	unsigned long long run, wait;
-	int err = read_small("/proc/thread-self/schedstat", buf, sizeof(buf));
+	int err = busy_read_proc("/proc/thread-self/schedstat", buf, sizeof(buf));
 
 	if (err)
 		return err;
@@ -110,7 +94,7 @@ static void read_ticks(const cpu_set_t *watch, struct cpu_ticks *t)
 
 	memset(t, 0, sizeof(*t));
 	t->self_s = process_cpu_s();
-	if (read_small("/proc/stat", buf, sizeof(buf)) != 0 ||
+	if (busy_read_proc("/proc/stat", buf, sizeof(buf)) != 0 ||
 	    busy_parse_stat(buf, &busy, &t->steal, &t->total) != 0)
 		return;
 	t->ok = true;
@@ -383,7 +367,17 @@ int compare_run(size_t nr_variants, const struct compare_plan *plan, compare_mea
 	// Rounds too short for /proc/stat's ticks are judged together: when other programs used
 	// their share of the watched CPUs over the whole comparison, none of them is clean.
 	read_ticks(plan->watch_cpus, &at_end);
-	if (plan->watch_cpus && out->nr_unjudged && others_too_busy(&at_start, &at_end) == 1)
+	int whole = plan->watch_cpus && out->nr_unjudged ? others_too_busy(&at_start, &at_end) : 0;
+	// Too short even together for the ticks (a quick run's few milliseconds): then another task
+	// ready to run on the machine for most of the comparison (loadavg's count, busy.h) says it.
+	if (whole == 1 || (whole < 0 && out->busy.runnable_others >= 1))
+		memset(out->disturbed, 1, n);
+	// A machine that disturbed half as many rounds as were kept disturbed the rest too: a round
+	// that ran between two of another program's time slices starts with caches, and on a CPU
+	// without PCID (page-table isolation, no tagged TLB) the whole TLB, emptied by the switch.
+	// Seen here: a busy loop sharing this VM's CPU left every other round clean by its run-queue
+	// wait, and the huge-page claim of Lab 10 came out 0.37x in one run and 7.8x in the next.
+	if ((size_t)out->nr_redone * 2 >= n)
 		memset(out->disturbed, 1, n);
 	return 0;
 }

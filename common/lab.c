@@ -204,8 +204,15 @@ static void list_machine(void)
 	struct busy_meter meter;
 	struct busy now;
 	struct machine_sample s;
+	struct topo topo;
 	char buf[200];
 
+	// The model as the manifest names it (hwloc reads the CPU's own brand string, which can
+	// differ from /proc/cpuinfo's "model name" in a VM).
+	if (topo_init(&topo) == 0) {
+		printf("cpu_model: %s\n", topo_cpu_model(&topo, buf, sizeof(buf)));
+		topo_release(&topo);
+	}
 	system_facts(print_fact, NULL);
 	busy_start(&meter);
 	(void)nanosleep(&(struct timespec){ .tv_nsec = 500000000L }, NULL);
@@ -506,18 +513,29 @@ void lab_note(const char *fmt, ...)
 	va_end(ap);
 }
 
+// One line on the terminal and in verdict.txt (when open), each with its prefix.
+static void print_to_both(struct lab *lab, const char *term_prefix, const char *file_prefix,
+			  const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void print_to_both(struct lab *lab, const char *term_prefix, const char *file_prefix,
+			  const char *fmt, va_list ap)
+{
+	va_list again;
+
+	va_copy(again, ap);
+	print_prefixed(stdout, term_prefix, fmt, ap);
+	if (lab->verdict.f)
+		print_prefixed(lab->verdict.f, file_prefix, fmt, again);
+	va_end(again);
+}
+
 void lab_shown(struct lab *lab, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	print_prefixed(stdout, "shown:   ", fmt, ap);
+	print_to_both(lab, "shown:   ", "shown: ", fmt, ap);
 	va_end(ap);
-	if (lab->verdict.f) {
-		va_start(ap, fmt);
-		print_prefixed(lab->verdict.f, "shown: ", fmt, ap);
-		va_end(ap);
-	}
 }
 
 void lab_verdict(struct lab *lab, const char *fmt, ...)
@@ -525,13 +543,8 @@ void lab_verdict(struct lab *lab, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	print_prefixed(stdout, "verdict: ", fmt, ap);
+	print_to_both(lab, "verdict: ", "", fmt, ap);
 	va_end(ap);
-	if (lab->verdict.f) {
-		va_start(ap, fmt);
-		print_prefixed(lab->verdict.f, "", fmt, ap);
-		va_end(ap);
-	}
 }
 
 // Keeps a row for verdicts.csv; returns it, or NULL past LAB_MAX_VERDICTS (a bug in the lab).
@@ -770,6 +783,11 @@ static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
 	report_kv(m, "quick", "%s", lab->opt.quick ? "yes" : "no");
 	report_kv(m, "samples_per_point", "%u", lab->opt.nr_reps);
 	report_kv(m, "processes_per_comparison", "%u", lab->opt.nr_processes);
+	// --reps asked for; a comparison runs whole rounds in each process, so it may run a few more.
+	struct compare_plan plan = lab_plan(lab);
+	report_kv(m, "rounds_per_comparison", "%u (%u in each of %u process%s; --reps %u)",
+		  plan.nr_rounds * plan.nr_processes, plan.nr_rounds, plan.nr_processes,
+		  plan.nr_processes == 1 ? "" : "es", lab->opt.nr_reps);
 	report_kv(m, "min_sample_ns", "%llu", (unsigned long long)lab->opt.min_sample_ns);
 	report_kv(m, "command", "%s", lab->command_line);
 	gmtime_r(&now, &tm);

@@ -187,6 +187,9 @@ static void mitigations(char *out, size_t len, bool entry_only)
 			not_affected++;
 			continue;
 		}
+		// An entry left vulnerable costs the kernel's entry nothing: not a mitigation there.
+		if (entry_only && strncmp(v, "Vulnerable", 10) == 0)
+			continue;
 		const char *what = strncmp(v, "Mitigation: ", 12) == 0 ? v + 12 : v;
 		if (entry_only)
 			v[strcspn(v, ";")] = '\0';

@@ -380,6 +380,45 @@ int topo_pick_pair(const struct topo *t, enum topo_relation rel, hwloc_const_bit
 	return -ENOENT;
 }
 
+size_t topo_pus_in_order(const struct topo *t, hwloc_const_bitmap_t allowed, unsigned *pus,
+			 size_t max)
+{
+	hwloc_obj_t pu = NULL;
+	size_t n = 0;
+
+	while ((pu = hwloc_get_next_obj_by_type(t->topology, HWLOC_OBJ_PU, pu))) {
+		if (allowed && !hwloc_bitmap_isset(allowed, pu->os_index))
+			continue;
+		if (n < max)
+			pus[n] = pu->os_index;
+		n++;
+	}
+	return n;
+}
+
+size_t topo_pu_groups(const struct topo *t, hwloc_obj_type_t type, const unsigned *pus, size_t nr,
+		      struct topo_group *groups, size_t max)
+{
+	hwloc_obj_t obj = NULL;
+	size_t n = 0;
+
+	while (n < max && (obj = hwloc_get_next_obj_by_type(t->topology, type, obj))) {
+		size_t first = SIZE_MAX, last = 0, members = 0;
+
+		for (size_t i = 0; i < nr; i++) {
+			if (!obj->cpuset || !hwloc_bitmap_isset(obj->cpuset, pus[i]))
+				continue;
+			first = members++ ? first : i;
+			last = i;
+		}
+		// In logical order an object's PUs are neighbours; a list in another order may
+		// split them, and then no box can be drawn around them.
+		if (members >= 2 && last - first + 1 == members)
+			groups[n++] = (struct topo_group){ .first = first, .last = last };
+	}
+	return n;
+}
+
 hwloc_bitmap_t topo_allowed_pus(const struct topo *t)
 {
 	hwloc_bitmap_t set = hwloc_bitmap_alloc();

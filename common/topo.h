@@ -99,6 +99,27 @@ int topo_pick_pair(const struct topo *t, enum topo_relation rel, hwloc_const_bit
 		   unsigned *pu_a, unsigned *pu_b);
 
 /*
+ * The PUs in allowed (NULL: all), as OS indices in hwloc's logical order, which walks the machine
+ * core by core, cache by cache, package by package: PUs that share something are neighbours.
+ * Writes at most max; returns how many there are.
+ */
+size_t topo_pus_in_order(const struct topo *t, hwloc_const_bitmap_t allowed, unsigned *pus,
+			 size_t max);
+
+/* A run of neighbouring positions in such a list whose PUs share one object (a cache, a package). */
+struct topo_group {
+	size_t first, last;	/* positions in the list, both included */
+};
+
+/*
+ * The groups of two or more PUs of pus[] (OS indices in logical order) under each object of a
+ * type: HWLOC_OBJ_L2CACHE, HWLOC_OBJ_L3CACHE, HWLOC_OBJ_PACKAGE, HWLOC_OBJ_NUMANODE. Writes at most
+ * max; returns how many it wrote. For a heatmap's boxes.
+ */
+size_t topo_pu_groups(const struct topo *t, hwloc_obj_type_t type, const unsigned *pus, size_t nr,
+		      struct topo_group *groups, size_t max);
+
+/*
  * The PUs this process may run on now (its affinity: taskset, cpusets), as a new bitmap the caller
  * frees with hwloc_bitmap_free(); NULL on failure. Call it before pinning any thread.
  */

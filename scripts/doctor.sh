@@ -25,7 +25,9 @@ fact() { sed -n "s/^$1: //p" <<<"$facts" | head -n 1; }
 
 section "Machine"
 info "$(uname -srm); $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown OS}")"
-info "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1) ($(nproc) CPUs usable)"
+model=$(fact cpu_model)
+[ -n "$model" ] || model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+info "CPU: ${model:-unknown} ($(nproc) CPUs usable)"
 [ "$(nproc)" -lt 2 ] &&
 	warn "only one CPU is usable: the multi-core labs (5-8) cannot show cross-core effects" \
 	     "give the VM or container at least 2 CPUs (or run without taskset/cpuset limits)"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Lab 5: what independent counters on one cache line cost two cores (false sharing), what one
 // shared counter costs (true sharing), and what padding with alignas fixes, for each way this
-// machine's PUs can be paired (same PU, SMT siblings, shared L2, shared L3, other package).
+// machine's PUs can be paired (same PU, SMT siblings, shared L2, shared L3, other package); and the
+// map of every pair: how long handing one cache line from a PU to another takes.
 // Usage: false_sharing [--quick] [--reps N] [--out DIR] [--max-threads N]
 #include <errno.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "compare.h"
 #include "clock.h"
@@ -243,8 +245,46 @@ struct placement_result {
 	size_t layout[4];			// packed, alignas(64), alignas(line), alignas(128)
 };
 
+// ---- the core-to-core map: its data -----------------------------------------------------------
+// Every pair of usable PUs (a sample of them on a big machine: PUs squared grows fast) hands one
+// cache line back and forth; the map's axes follow hwloc's logical order, so the PUs that share a
+// cache are neighbours, and boxes mark them.
+#define C2C_MAX_PUS 256
+#define C2C_MAX_PAIRS 256	// about 1 ms a pair a round: a few seconds at most
+#define C2C_MAX_GROUPS 64
+// The claim's threshold: PUs that share a cache hand a line over this much faster or more (the
+// published maps show 2x to 5x between a shared L3 and none, nviennot/core-to-core-latency).
+#define C2C_SHARING_RATIO 1.2
+
+struct c2c_pair {
+	unsigned pos_a, pos_b;		// positions in c2c.pus (logical order)
+	enum topo_relation rel;
+	bool bound;			// both threads pinned where asked, in every round
+	double *ns;			// one-way ns, one per round
+	struct stats s;
+};
+
+// The levels whose groups the heatmap draws as boxes, nearest first.
+static const struct { hwloc_obj_type_t type; const char *name; } c2c_levels[] = {
+	{ HWLOC_OBJ_L2CACHE, "l2" }, { HWLOC_OBJ_L3CACHE, "l3" },
+	{ HWLOC_OBJ_NUMANODE, "numa" }, { HWLOC_OBJ_PACKAGE, "package" },
+};
+#define C2C_NR_LEVELS (sizeof(c2c_levels) / sizeof(c2c_levels[0]))
+
+struct c2c {
+	unsigned pus[C2C_MAX_PUS];	// OS indices, logical order
+	size_t nr_pus;
+	struct c2c_pair pairs[C2C_MAX_PAIRS];
+	size_t nr_pairs, nr_all_pairs;
+	unsigned nr_rounds;
+	uint64_t round_trips;		// per sample
+	struct topo_group groups[C2C_NR_LEVELS][C2C_MAX_GROUPS];
+	size_t nr_groups[C2C_NR_LEVELS];
+};
+
 struct run {
 	struct lab lab;
+	struct c2c c2c;
 	struct counters probe;		// which metrics this machine counts
 	unsigned max_threads;
 	unsigned line;
@@ -476,6 +516,297 @@ static void measure_threads(struct run *run)
 	compare_samples_release(&s);
 }
 
+// ---- the core-to-core map: measuring -------------------------------------------------------------
+
+// The line the two threads hand over, alone on its own 128 bytes (two lines where the prefetcher
+// pairs them). turn counts hand-offs: even, the first thread may take it; odd, the second.
+struct c2c_line {
+	alignas(128) _Atomic uint64_t turn;
+	char pad[128 - sizeof(uint64_t)];
+};
+
+struct c2c_side {
+	const struct topo *topo;
+	struct c2c_line *line;
+	pthread_barrier_t *ready;
+	_Atomic bool *abort;
+	unsigned pu;
+	unsigned parity;		// 0: takes even turns (and times), 1: odd
+	uint64_t round_trips;
+	bool bound;
+	uint64_t ns;
+};
+
+static inline void spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+// One side of the ping-pong: compare-and-swap the turn from the other side's value to its own,
+// round_trips times. The first side times the whole exchange, until the second's last turn.
+static void *c2c_side_main(void *arg)
+{
+	struct c2c_side *side = arg;
+	struct topo_binding b;
+
+	side->bound = topo_bind_thread(side->topo, side->pu, &b) == 0 && b.verified;
+	if (!side->bound)
+		atomic_store(side->abort, true);
+	pthread_barrier_wait(side->ready);
+	// Both must really be on their PUs: two spinning threads sharing one PU would hand over
+	// once a time slice, milliseconds each.
+	if (atomic_load(side->abort))
+		return NULL;
+	uint64_t start = clock_now_ns();
+	for (uint64_t k = 0; k < side->round_trips; k++) {
+		uint64_t from = 2 * k + side->parity;
+
+		for (uint64_t want = from;
+		     !atomic_compare_exchange_weak(&side->line->turn, &want, from + 1); want = from)
+			spin_pause();
+	}
+	if (side->parity == 0)
+		while (atomic_load(&side->line->turn) != 2 * side->round_trips)
+			spin_pause();
+	side->ns = clock_now_ns() - start;
+	return NULL;
+}
+
+// One sample of one pair: one-way ns, or NAN when the threads could not be pinned apart.
+static double c2c_sample(const struct run *run, unsigned pu_a, unsigned pu_b, uint64_t round_trips)
+{
+	static struct c2c_line line;
+	pthread_barrier_t ready;
+	_Atomic bool abort = false;
+	struct c2c_side side[2];
+	pthread_t thread[2];
+
+	atomic_store(&line.turn, 0);
+	if (pthread_barrier_init(&ready, NULL, 2) != 0)
+		die("cannot create a barrier");
+	for (unsigned i = 0; i < 2; i++) {
+		side[i] = (struct c2c_side){ .topo = &run->lab.topo, .line = &line, .ready = &ready,
+					     .abort = &abort, .pu = i ? pu_b : pu_a, .parity = i,
+					     .round_trips = round_trips };
+		if (pthread_create(&thread[i], NULL, c2c_side_main, &side[i]) != 0)
+			die("cannot create a thread");
+	}
+	for (unsigned i = 0; i < 2; i++)
+		pthread_join(thread[i], NULL);
+	pthread_barrier_destroy(&ready);
+	if (!side[0].bound || !side[1].bound)
+		return NAN;
+	return (double)side[0].ns / (double)(2 * round_trips);
+}
+
+// The pairs to measure: every pair of usable PUs, or on a big machine C2C_MAX_PAIRS of them, at
+// least one of each relation there is (so that the claim has both kinds) and the rest at random.
+static void c2c_choose_pairs(struct run *run)
+{
+	struct c2c *m = &run->c2c;
+	size_t n = m->nr_pus, all = n * (n - 1) / 2, k = 0;
+	uint32_t *cand = malloc(all * sizeof(*cand) * 2 + 1);
+	bool rel_taken[TOPO_NR_RELATIONS] = { false };
+	uint64_t seed = 5;
+
+	if (!cand)
+		die("out of memory");
+	for (unsigned a = 0; a < n; a++)
+		for (unsigned b = a + 1; b < n; b++, k++) {
+			cand[2 * k] = a;
+			cand[2 * k + 1] = b;
+		}
+	m->nr_all_pairs = all;
+	for (size_t i = all; i > 1; i--) {	// Fisher-Yates, a fixed seed: the same sample each run
+		size_t j = (size_t)(bench_rand(&seed) % i), t0 = cand[2 * (i - 1)], t1 = cand[2 * i - 1];
+
+		cand[2 * (i - 1)] = cand[2 * j];
+		cand[2 * i - 1] = cand[2 * j + 1];
+		cand[2 * j] = (uint32_t)t0;
+		cand[2 * j + 1] = (uint32_t)t1;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < all && m->nr_pairs < C2C_MAX_PAIRS; i++) {
+			enum topo_relation rel = TOPO_SAME_PACKAGE;
+
+			if (cand[2 * i] == UINT32_MAX ||
+			    topo_relation_of(&run->lab.topo, m->pus[cand[2 * i]], m->pus[cand[2 * i + 1]],
+					     &rel) != 0)
+				continue;
+			if (pass == 0 && rel_taken[rel])
+				continue;	// the first pass takes one pair of each relation
+			rel_taken[rel] = true;
+			m->pairs[m->nr_pairs++] = (struct c2c_pair){ .pos_a = cand[2 * i],
+								     .pos_b = cand[2 * i + 1],
+								     .rel = rel, .bound = true };
+			cand[2 * i] = UINT32_MAX;
+		}
+	}
+	free(cand);
+}
+
+// The map, in rounds: each round measures every chosen pair once, in a new order, so that a
+// slow minute of the machine spreads over the pairs instead of landing on a few.
+static void measure_core_to_core(struct run *run)
+{
+	struct c2c *m = &run->c2c;
+	uint64_t seed = 11;
+
+	m->nr_pus = topo_pus_in_order(&run->lab.topo, run->lab.allowed_pus, m->pus, C2C_MAX_PUS);
+	if (m->nr_pus > C2C_MAX_PUS)
+		m->nr_pus = C2C_MAX_PUS;
+	for (size_t l = 0; l < C2C_NR_LEVELS; l++)
+		m->nr_groups[l] = topo_pu_groups(&run->lab.topo, c2c_levels[l].type, m->pus, m->nr_pus,
+						 m->groups[l], C2C_MAX_GROUPS);
+	if (m->nr_pus < 2)
+		return;
+	c2c_choose_pairs(run);
+	m->nr_rounds = lab_rounds(&run->lab);
+	// Round trips per sample: a tenth of the lab's sample time on the first pair, at least 1000.
+	uint64_t trips = 1000;
+	double ns;
+	while (!isnan(ns = c2c_sample(run, m->pus[m->pairs[0].pos_a], m->pus[m->pairs[0].pos_b], trips)) &&
+	       ns * 2 * (double)trips * 10 < (double)run->lab.opt.min_sample_ns && trips < (1u << 24))
+		trips *= 2;
+	m->round_trips = trips;
+	size_t *order = malloc(m->nr_pairs * sizeof(*order));
+	if (!order)
+		die("out of memory");
+	for (size_t i = 0; i < m->nr_pairs; i++) {
+		order[i] = i;
+		m->pairs[i].ns = calloc(m->nr_rounds, sizeof(double));
+		if (!m->pairs[i].ns)
+			die("out of memory");
+	}
+	for (unsigned r = 0; r < m->nr_rounds; r++) {
+		for (size_t i = m->nr_pairs; i > 1; i--) {
+			size_t j = (size_t)(bench_rand(&seed) % i), t = order[i - 1];
+
+			order[i - 1] = order[j];
+			order[j] = t;
+		}
+		for (size_t i = 0; i < m->nr_pairs; i++) {
+			struct c2c_pair *p = &m->pairs[order[i]];
+
+			p->ns[r] = c2c_sample(run, m->pus[p->pos_a], m->pus[p->pos_b], m->round_trips);
+			p->bound = p->bound && !isnan(p->ns[r]);
+		}
+	}
+	free(order);
+	for (size_t i = 0; i < m->nr_pairs; i++) {
+		struct c2c_pair *p = &m->pairs[i];
+		double *copy = malloc(m->nr_rounds * sizeof(double));
+
+		if (!copy)
+			die("out of memory");
+		memcpy(copy, p->ns, m->nr_rounds * sizeof(double));
+		if (!p->bound || stats_compute(&p->s, copy, m->nr_rounds) != 0)
+			p->s = (struct stats){ .median = NAN, .p05 = NAN, .p95 = NAN };
+		free(copy);
+	}
+}
+
+static bool shares_a_cache(enum topo_relation rel)
+{
+	return rel == TOPO_SMT_SIBLINGS || rel == TOPO_SHARED_L2 || rel == TOPO_SHARED_L3;
+}
+
+// The median over the pairs of one kind (sharing a cache or not) in round r; NAN if none.
+static double c2c_round_median(const struct c2c *m, unsigned r, bool sharing)
+{
+	double v[C2C_MAX_PAIRS];
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nr_pairs; i++)
+		if (m->pairs[i].bound && shares_a_cache(m->pairs[i].rel) == sharing)
+			v[n++] = m->pairs[i].ns[r];
+	if (!n)
+		return NAN;
+	struct stats s;
+	return stats_compute(&s, v, n) == 0 ? s.median : NAN;
+}
+
+static void print_core_to_core(const struct run *run)
+{
+	const struct c2c *m = &run->c2c;
+
+	if (m->nr_pairs == 0)
+		return;
+	printf("\nCore to core: one-way hand-off of a cache line between two PUs (compare-and-swap "
+	       "ping-pong, %llu round trips a sample, median of %u rounds), %zu of %zu pairs of %zu "
+	       "PUs%s; the map is in plot.png\n", (unsigned long long)m->round_trips, m->nr_rounds,
+	       m->nr_pairs, m->nr_all_pairs, m->nr_pus, m->nr_pairs < m->nr_all_pairs ? " (sampled)" : "");
+	printf("  %-14s %6s %10s %10s %10s\n", "placement", "pairs", "median ns", "fastest", "slowest");
+	for (int rel = 0; rel < TOPO_NR_RELATIONS; rel++) {
+		double v[C2C_MAX_PAIRS];
+		size_t n = 0;
+		struct stats s;
+
+		for (size_t i = 0; i < m->nr_pairs; i++)
+			if ((int)m->pairs[i].rel == rel && m->pairs[i].bound)
+				v[n++] = m->pairs[i].s.median;
+		if (n && stats_compute(&s, v, n) == 0)
+			printf("  %-14s %6zu %10.1f %10.1f %10.1f\n", topo_relation_name(rel), n, s.median,
+			       s.min, s.max);
+	}
+}
+
+static void verdict_core_to_core(struct run *run)
+{
+	const struct c2c *m = &run->c2c;
+	const char *id = "sharing_a_cache_hands_over_faster";
+	char claim[128];
+	bool sharing = false, apart = false;
+
+	snprintf(claim, sizeof(claim), "PUs that share a cache hand a line over %.1fx or more faster "
+		 "than PUs that do not", C2C_SHARING_RATIO);
+	for (size_t i = 0; i < m->nr_pairs; i++) {
+		sharing = sharing || (m->pairs[i].bound && shares_a_cache(m->pairs[i].rel));
+		apart = apart || (m->pairs[i].bound && !shares_a_cache(m->pairs[i].rel));
+	}
+	if (m->nr_pus < 2 || m->nr_pairs == 0) {
+		lab_judge(&run->lab, id, claim, COMPARE_NOT_SHOWN, NAN, NAN, NAN, "x",
+			  "the map needs two usable PUs, this process has %zu", m->nr_pus);
+		return;
+	}
+	double medians[C2C_MAX_PAIRS];
+	size_t n = 0;
+	struct stats all;
+	for (size_t i = 0; i < m->nr_pairs; i++)
+		if (m->pairs[i].bound)
+			medians[n++] = m->pairs[i].s.median;
+	if (n && stats_compute(&all, medians, n) == 0)
+		lab_headline(&run->lab, "core_to_core_one_way", all.median, "ns", NAN);
+	if (!sharing || !apart) {
+		lab_judge(&run->lab, id, claim, COMPARE_NOT_SHOWN, NAN, NAN, NAN, "x",
+			  "every pair measured here %s (%s): the claim needs pairs of both kinds",
+			  sharing ? "shares a cache" : "shares no cache",
+			  topo_relation_name(m->pairs[0].rel));
+		return;
+	}
+	double *num = malloc(m->nr_rounds * sizeof(double)), *den = malloc(m->nr_rounds * sizeof(double));
+	struct compare_ratio ratio;
+
+	if (!num || !den)
+		die("out of memory");
+	for (unsigned r = 0; r < m->nr_rounds; r++) {
+		num[r] = c2c_round_median(m, r, false);
+		den[r] = c2c_round_median(m, r, true);
+	}
+	if (compare_paired_ratio(num, den, m->nr_rounds, &ratio) != 0)
+		ratio = (struct compare_ratio){ .median = NAN, .low = NAN, .high = NAN };
+	lab_judge_ratio(&run->lab, id, claim, compare_at_least(&ratio, C2C_SHARING_RATIO), &ratio,
+			"per round, the median pair that shares no cache over the median pair that "
+			"shares one (one process: the map is one more experiment, not a placement "
+			"comparison)");
+	free(num);
+	free(den);
+}
+
 // ---- reporting -----------------------------------------------------------------------------------
 
 static const struct point *find(const struct run *run, enum experiment e, const char *kind,
@@ -554,7 +885,7 @@ static void print_tables(const struct run *run)
 
 		if (p->experiment != THREADS || strcmp(p->kind, "packed") != 0)
 			continue;
-		printf("  %2u threads: packed", p->nr_threads);
+		printf("  %2u thread%s: packed", p->nr_threads, p->nr_threads == 1 ? " " : "s");
 		print_ns(p, 8);
 		printf(", padded");
 		for (size_t j = 0; j < run->nr_points; j++)
@@ -776,13 +1107,54 @@ static double speedup_vs_packed(const struct run *run, const struct point *p)
 	return NAN;
 }
 
+// The map's rows: one per measured pair (pos_a < pos_b: the heatmap mirrors it), and one per box
+// (experiment core_to_core_group, kind the level, pos_a and pos_b its first and last position).
+static void write_core_to_core_rows(const struct run *run, struct report_csv *csv)
+{
+	const struct c2c *m = &run->c2c;
+
+	for (size_t i = 0; i < m->nr_pairs; i++) {
+		const struct c2c_pair *p = &m->pairs[i];
+
+		report_csv_str(csv, "core_to_core");
+		report_csv_str(csv, "cas_ping_pong");
+		report_csv_str(csv, topo_relation_name(p->rel));
+		report_csv_u64(csv, m->pus[p->pos_a]);
+		report_csv_u64(csv, m->pus[p->pos_b]);
+		report_csv_u64(csv, p->bound);
+		report_csv_u64(csv, 2);
+		report_csv_u64(csv, 0);
+		report_csv_u64(csv, m->round_trips);
+		report_csv_u64(csv, m->nr_rounds);
+		report_csv_double(csv, p->s.median);	// one-way ns
+		report_csv_double(csv, p->s.p05);
+		report_csv_double(csv, p->s.p95);
+		for (int k = 0; k < 5; k++)	// speedup .. coherence: not for the map
+			report_csv_double(csv, NAN);
+		report_csv_u64(csv, p->pos_a);
+		report_csv_u64(csv, p->pos_b);
+		lab_csv_end_row(csv);
+	}
+	for (size_t l = 0; l < C2C_NR_LEVELS; l++)
+		for (size_t g = 0; g < m->nr_groups[l]; g++) {
+			report_csv_str(csv, "core_to_core_group");
+			report_csv_str(csv, c2c_levels[l].name);
+			report_csv_str(csv, "");
+			for (int k = 0; k < 15; k++)	// pu_a .. coherence: not for a box
+				report_csv_double(csv, NAN);
+			report_csv_u64(csv, m->groups[l][g].first);
+			report_csv_u64(csv, m->groups[l][g].last);
+			lab_csv_end_row(csv);
+		}
+}
+
 static void write_csv(struct run *run)
 {
 	static const char *const columns[] = {
 		"experiment", "kind", "placement", "pu_a", "pu_b", "pinned", "nr_threads",
 		"distance_bytes", "iters_per_sample", "nr_samples", "ns_per_op_median",
 		"ns_per_op_p05", "ns_per_op_p95", "speedup_vs_packed", "overlap_min", "count_ok",
-		"cache_misses_per_op", "coherence_misses_per_op",
+		"cache_misses_per_op", "coherence_misses_per_op", "pos_a", "pos_b",
 	};
 	struct report_csv csv;
 
@@ -809,8 +1181,11 @@ static void write_csv(struct run *run)
 		report_csv_u64(&csv, p->count_ok);
 		report_csv_double(&csv, p->per_op[SLOT_CACHE_MISSES]);
 		report_csv_double(&csv, p->per_op[SLOT_COHERENCE]);
+		report_csv_double(&csv, NAN);
+		report_csv_double(&csv, NAN);
 		lab_csv_end_row(&csv);
 	}
+	write_core_to_core_rows(run, &csv);
 	lab_csv_commit(&csv);
 }
 
@@ -907,12 +1282,17 @@ int main(int argc, char **argv)
 	printf(" threads...");
 	fflush(stdout);
 	measure_threads(&run);
+	printf(" core-to-core...");
+	fflush(stdout);
+	measure_core_to_core(&run);
 	printf(" done\n");
 
 	// report
 	print_tables(&run);
+	print_core_to_core(&run);
 	printf("\n");
 	verdicts(&run);
+	verdict_core_to_core(&run);
 	lab_note_missing_counters(&run.probe);
 	write_csv(&run);
 	lab_write_manifest(&run.lab, &run.probe, manifest_extra, &run);
@@ -920,6 +1300,8 @@ int main(int argc, char **argv)
 	// release
 	for (int rel = 0; rel < TOPO_NR_RELATIONS; rel++)
 		compare_samples_release(&run.result[rel].samples);
+	for (size_t i = 0; i < run.c2c.nr_pairs; i++)
+		free(run.c2c.pairs[i].ns);
 	counters_release(&run.probe);
 	lab_finish(&run.lab);
 	return 0;

@@ -26,7 +26,7 @@ if (dumb) {
 	exit
 }
 
-set multiplot layout 2,2 title "Lab 5: false sharing on " . machine font ",12"
+set multiplot layout 2,3 title "Lab 5: false sharing on " . machine font ",12"
 
 set title "Plain (volatile) increments, two threads: ns per increment, p5-p95 bars"
 plot for [pl in placements] datafile \
@@ -39,7 +39,7 @@ plot for [pl in placements] datafile \
 	with yerrorlines lw 2 title pl
 
 unset logscale y
-set title "What padding buys: speed-up of each layout over packed counters (atomic)"
+set title "What padding buys: speed-up over packed counters (atomic)"
 set ylabel "times faster than packed"
 set xlabel "placement"
 set style fill solid 0.6 border -1
@@ -61,7 +61,7 @@ plot for [j = 1:3] datafile \
 
 # The thread counts this machine allowed (1, 2, 4... up to its usable PUs), from the data.
 nr_counts = int(system("awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == \"nr_threads\") c = i; next } $1 == \"threads\" && !seen[$c]++ { n++ } END { print n + 0 }' '" . datafile . "'"))
-set title sprintf("More threads, one per PU: packed vs padded counters (atomic; %d thread count%s here)", nr_counts, nr_counts == 1 ? "" : "s")
+set title sprintf("One thread per PU: packed vs padded (atomic; %d thread count%s)", nr_counts, nr_counts == 1 ? "" : "s")
 set xlabel "threads"
 set ylabel "ns per increment"
 set xrange [0.5:*]
@@ -82,5 +82,52 @@ if (nr_counts == 0) {
 		with linespoints lw 2 title "packed (4 B apart)", \
 	     datafile using (pick("threads", "padded", "spread", "nr_threads")):(column("ns_per_op_median")) \
 		with linespoints lw 2 title "padded (a line apart)"
+}
+
+# The core-to-core map: one cell per measured pair of PUs (drawn on both sides of the diagonal),
+# coloured by the one-way hand-off time; the axes follow hwloc's logical order (data.csv's pos_a and
+# pos_b; pu_a and pu_b are the OS numbers), and boxes mark the PUs that share an L2 (thin), an L3,
+# a NUMA node or a package (thickest).
+cell(col) = strcol("experiment") eq "core_to_core" ? column(col) : NaN
+box(col, level) = strcol("experiment") eq "core_to_core_group" && strcol("kind") eq level ? column(col) : NaN
+nr_cells = int(system("awk -F, '$1 == \"core_to_core\" { n++ } END { print n + 0 }' '" . datafile . "'"))
+nr_map_pus = int(system("awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == \"pos_b\") c = i; next } $1 == \"core_to_core\" && $c + 1 > m { m = $c + 1 } END { print m + 0 }' '" . datafile . "'"))
+unset logscale y
+unset offsets
+set key off
+set title sprintf("Core to core: one-way hand-off of a cache line, ns (%d pair%s measured)", nr_cells, nr_cells == 1 ? "" : "s")
+set xlabel "PU, in hwloc's logical order"
+set ylabel "PU"
+set xtics 1
+set ytics 1
+set size ratio -1
+set palette defined (0 "#FFF7BC", 0.5 "#FE9929", 1 "#993404")
+if (nr_cells == 0) {
+	set xrange [0:1]
+	set yrange [0:1]
+	set label 1 "no core-to-core rows in data.csv (one usable PU, or an older run)" at graph 0.5, 0.5 center
+	plot -1 notitle
+} else {
+	unset label 1
+	# One pair (two PUs) is one colour: give the scale some room around it.
+	set xrange [*:*]
+	set yrange [*:*]
+	stats datafile using (cell("ns_per_op_median")) nooutput
+	if (STATS_min < STATS_max) { set cbrange [STATS_min:STATS_max] } else { set cbrange [STATS_min * 0.9:STATS_max * 1.1] }
+	set xrange [-0.5:nr_map_pus - 0.5]
+	set yrange [nr_map_pus - 0.5:-0.5]
+	set cblabel "ns, one way"
+	# The levels with a box here (a VM may have none but its package), nearest first.
+	levels = system("awk -F, '$1 == \"core_to_core_group\" && !seen[$2]++ { printf \"%s \", $2 }' '" . datafile . "'")
+	nr_levels = words(levels)
+	plot datafile using (cell("pos_a")):(cell("pos_b")):(0.5):(0.5):(cell("ns_per_op_median")) \
+		with boxxyerror fs solid 1.0 noborder lc palette, \
+	     datafile using (cell("pos_b")):(cell("pos_a")):(0.5):(0.5):(cell("ns_per_op_median")) \
+		with boxxyerror fs solid 1.0 noborder lc palette, \
+	     for [j = 1:nr_levels] datafile using ((box("pos_a", word(levels, j)) + box("pos_b", word(levels, j))) / 2.0):\
+		((box("pos_a", word(levels, j)) + box("pos_b", word(levels, j))) / 2.0):\
+		((box("pos_b", word(levels, j)) - box("pos_a", word(levels, j)) + 1) / 2.0):\
+		((box("pos_b", word(levels, j)) - box("pos_a", word(levels, j)) + 1) / 2.0) \
+		with boxxyerror fs empty border lc rgb "black" lw j
 }
 unset multiplot

@@ -918,6 +918,14 @@ static void measure_part_b(struct run *run)
 {
 	unsigned levels[MAX_LEVELS] = { 0 }, nr = 0;
 	struct rlimit nofile, nproc;
+	cpu_set_t all;
+
+	// Part A pinned this thread; the servers forked from it would inherit that one PU. A server
+	// may use every PU this process may, as a real one would.
+	lab_allowed_cpus(&run->lab, &all);
+	if (sched_setaffinity(0, sizeof(all), &all) != 0)
+		lab_note("Part B could not unpin itself (%s): its servers run on PU %u only",
+			 strerror(errno), run->pu_same);
 
 	(void)getrlimit(RLIMIT_NOFILE, &nofile);
 	(void)getrlimit(RLIMIT_NPROC, &nproc);

@@ -682,8 +682,8 @@ static void verdicts(struct run *run)
 					     defrag, sizeof(defrag)));
 	}
 	lab_shown(&run->lab,
-		    "a file mapping from the page cache: %.3f minor faults per page (fault-around "
-		    "maps %.0f neighbouring pages per fault); after dropping the cache: %.0f major and "
+		    "a file mapping from the page cache: %.3f minor faults per page (the kernel "
+		    "maps %.0f pages per fault: fault-around, and large folios on newer kernels); after dropping the cache: %.0f major and "
 		    "%.0f minor faults, %.0f ns per page against %.0f (%s, readahead batches the reads)",
 		    faults(fc) / pages, faults(fc) > 0 ? pages / faults(fc) : NAN, fu->first.major,
 		    fu->first.minor, fu->ns_per_page.median, fc->ns_per_page.median, run->fs_type);

@@ -744,7 +744,7 @@ static void verdicts(struct run *run)
 		lab_judge(&run->lab, "resident_follows_touched",
 			  "virtual size is a promise: only touched memory becomes resident",
 			  fabs(per_byte - 1) <= 0.10 ? COMPARE_HOLDS : COMPARE_FAILS, per_byte, NAN, NAN,
-			  "resident per touched byte",
+			  "resident/touched bytes",
 			    "a %s mapping (4x this machine's %s of RAM) was granted at once; touching "
 			    "%s of it made %s resident (%.3f per byte touched): virtual size is a "
 			    "promise, resident size is what was used",
@@ -775,9 +775,9 @@ static void verdicts(struct run *run)
 		    cli_format_size((uint64_t)run->default_stack, b, sizeof(b)),
 		    cli_format_size((uint64_t)fmax(run->stack_resident_per_thread, 0), c, sizeof(c)));
 	lab_shown(&run->lab,
-		    "sizeof(int[100]) is %d but the same array passed to a function is a %d-byte "
+		    "sizeof(int[100]) is %d but the same array passed to a function is %s %d-byte "
 		    "pointer: an array parameter is a pointer, and sizeof cannot recover the length",
-		    run->array_bytes, run->decayed_bytes);
+		    run->array_bytes, run->decayed_bytes == 8 ? "an" : "a", run->decayed_bytes);
 }
 
 static void write_csv(struct run *run)

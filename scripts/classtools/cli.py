@@ -4,6 +4,7 @@
   python3 scripts/classtools import BUNDLE|DIRECTORY...   make import BUNDLE=...
   python3 scripts/classtools compare [LAB]                 make compare [LAB=N]
   python3 scripts/classtools report                        make report
+  python3 scripts/classtools numbers [MACHINE]             make numbers (this machine by default)
 
 RESULTS=dir reads and writes another results directory than results/; RUNS=full, quick or all
 chooses which runs compare and report set side by side; KEEP_PLOT_SCRIPTS=1 keeps the gnuplot
@@ -16,7 +17,7 @@ import os
 import subprocess
 import sys
 
-from . import bundle, compare, report
+from . import bundle, compare, numbers, report
 from .results import course_labs, load_machines
 from .safe import printable
 
@@ -100,10 +101,40 @@ def cmd_report(args, results):
     return 0
 
 
+def _this_machine():
+    """This machine's id, exactly as the labs compute it: a built lab says where it would write."""
+    r = subprocess.run([os.path.join(ROOT, "scripts", "labs.sh"), "built"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, universal_newlines=True)
+    build = os.environ.get("BUILD") or "build"
+    for lab_dir in r.stdout.split():
+        lab = os.path.basename(lab_dir)
+        for src in sorted(os.listdir(lab_dir)):
+            binary = os.path.join(build, "labs", lab, src[:-2])
+            if src.endswith(".c") and os.access(binary, os.X_OK):
+                out = subprocess.run([binary, "--print-out-dir"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, universal_newlines=True).stdout.strip()
+                return os.path.basename(os.path.dirname(out)) if out else None
+    return None
+
+
+def cmd_numbers(args, results):
+    name = args.machine or os.environ.get("MACHINE") or _this_machine()
+    if not name:
+        sys.stderr.write("numbers: no lab is built, so this machine's name is unknown: run 'make course' "
+                         "(or name one: make numbers MACHINE=name)\n")
+        return 1
+    machines = [m for m in load_machines(results, course_labs(ROOT)) if m.name == name]
+    if not machines:
+        sys.stderr.write("numbers: no results for machine '%s' in %s: run 'make course' first\n"
+                         % (printable(name, 80), results))
+        return 1
+    return numbers.run(ROOT, machines[0], _echo)
+
+
 def main(argv=None):
     parser = _Parser(prog="classtools", description="The class tools: import bundles, compare machines, "
                                                     "build the report.")
-    sub = parser.add_subparsers(dest="command", metavar="{import,compare,report}")
+    sub = parser.add_subparsers(dest="command", metavar="{import,compare,report,numbers}")
     sub.required = True
     p = sub.add_parser("import", help="unpack other machines' bundles into results/")
     p.add_argument("bundles", nargs="*", metavar="BUNDLE", help="a bundle (.tar.gz), or a directory of them")
@@ -113,6 +144,9 @@ def main(argv=None):
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("report", help="results/report/index.html: every machine, every lab")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("numbers", help="the latency numbers every programmer should know, as measured here")
+    p.add_argument("machine", nargs="?", help="a machine in results/ (default: this one)")
+    p.set_defaults(func=cmd_numbers)
     for p in sub.choices.values():
         p.error = parser.error
     args = parser.parse_args(argv)

@@ -29,7 +29,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import safe
+from . import numbers, safe
 from .results import Problem
 
 RUN_MODES = ("full", "quick", "all")
@@ -669,6 +669,12 @@ def compare_all(root, results, labs, machines, mode, echo):
         cmp = compare_lab(lab, os.path.join(root, "labs", lab), machines, mode)
         write_lab(cmp, gp, out_root, echo, keep)
         comparisons.append(cmp)
+    if len(labs) > 1:	# the whole course compared: the classic latency table across the class
+        lines = numbers.class_table(machines)
+        os.makedirs(out_root, exist_ok=True)
+        with open(os.path.join(out_root, "numbers.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        echo(lines)
     if not gp.path:
         echo(["compare: gnuplot is not installed ('make deps' installs it): text only, no plots"])
     return comparisons

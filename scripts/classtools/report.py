@@ -13,7 +13,7 @@ through classtools.html, which escapes by construction.
 import datetime
 import os
 
-from . import compare
+from . import compare, numbers
 from .html import E, page
 from .results import open_regular
 
@@ -131,6 +131,35 @@ def headline_table(cmp):
               class_="note")]
 
 
+def numbers_table(machines):
+    """The latency numbers every programmer should know, one column per machine, the class median
+    and range, and the classic figure (classtools.numbers judges each machine's row)."""
+    per_machine = [(m, numbers.numbers_of(m)) for m in machines]
+    rows = [E("tr", E("th", "row"), E("th", "classic"), [E("th", m.display) for m, _ in per_machine],
+              E("th", "class median"), E("th", "range"))]
+    for i, row in enumerate(numbers.ROWS):
+        cells, values = [], []
+        for _, res in per_machine:
+            r = res[i]
+            if r.measured is None:
+                cells.append(E("td", "-", title=r.why))
+                continue
+            values.append(r.measured.value_ns)
+            cells.append(E("td", numbers.fmt_ns(r.measured.value_ns), " ",
+                           E("span", "(%s)" % r.status.replace("_", " "), class_="unit"), title=r.why))
+        values.sort()
+        median = compare._quantile(values, 0.5) if values else None
+        classic = "%s (%s)" % (numbers.fmt_ns(row.classic_ns), row.source) if row.classic_ns else "-"
+        rows.append(E("tr", E("td", row.name), E("td", classic), cells,
+                      E("td", numbers.fmt_ns(median) or "-"),
+                      E("td", "%s \u2013 %s" % (numbers.fmt_ns(values[0]), numbers.fmt_ns(values[-1]))
+                        if values else "-")))
+    return [E("div", E("table", rows, class_="class"), class_="scroll"),
+            E("p", "A classic figure holds on a machine when its p5-p95 range lies within %gx of it (the "
+                   "table's figures are orders of magnitude); hover a cell for why. Each machine's own "
+                   "table: make numbers." % numbers.BAND, class_="note")]
+
+
 def verdict_table(cmp):
     rows = [E("tr", E("th", "verdict"), E("th", "claim"), [E("th", label) for _, label in VERDICT_COLUMNS])]
     for v in cmp.verdicts:
@@ -227,6 +256,7 @@ def build(root, results, labs, machines, comparisons):
               E("code", os.path.abspath(results)),
               " (this machine's runs, imported bundles and the curated examples in its examples/ folder)."),
             E("h2", "Machines", id="machines"), machines_table(machines),
+            E("h2", "Latency numbers every programmer should know", id="numbers"), *numbers_table(machines),
             E("h2", "Labs"),
             E("ul", [E("li", E("a", lab, href="#" + lab), ": ", lab_title(root, lab)) for lab in labs])]
     body += [lab_section(pg, root, cmp, machines) for cmp in comparisons]

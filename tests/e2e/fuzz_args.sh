@@ -31,7 +31,7 @@ for lab in $(scripts/labs.sh built); do
 	# path: it is tested on its own below).
 	mapfile -t valued < <("$bin" --help | sed -n 's/^  \(--[a-z-]*\) [A-Z][A-Z]*.*/\1/p' | grep -vx -- --out)
 	mapfile -t flags < <("$bin" --help | sed -n 's/^  \(--[a-z-]*\)  .*/\1/p' |
-		grep -vx -- '--help\|--version\|--print-out-dir\|--counters')
+		grep -vx -- '--help\|--version\|--print-out-dir\|--counters\|--machine')
 	if [ ${#valued[@]} -eq 0 ]; then
 		fail "$name: --help lists options that take a value"
 		continue

@@ -41,6 +41,9 @@ done
 virt=$(sed -n 's/^virtualization: //p' "$scratch/l5/manifest.txt")
 check "doctor and manifest name the same virtualisation ($virt)" \
 	grep -qF "virtualization: $virt" "$scratch/doctor"
+model=$(sed -n 's/^cpu_model: //p' "$scratch/l5/manifest.txt")
+check "doctor and manifest name the same CPU ($model; hwloc's, not /proc/cpuinfo's)" \
+	grep -qF "CPU: $model (" "$scratch/doctor"
 gov=$(sed -n 's/^cpu_governor: //p' "$scratch/l5/manifest.txt")
 check "doctor and manifest name the same governor ($gov)" grep -qF "governor: $gov" "$scratch/doctor"
 check "doctor says what moves timings: mitigations, clock source, power, throttling" \

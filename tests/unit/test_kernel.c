@@ -13,17 +13,13 @@ static char root[64];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/test_kernel.XXXXXX");
-	if (!mkdtemp(root))
-		return -1;
-	return setenv("LABS_KERNEL_ROOT", root, 1);
+	return unit_fake_kernel_root(root, "test_kernel");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	unsetenv("LABS_KERNEL_ROOT");
-	return unit_remove_tree(root);
+	return unit_release_kernel_root(root);
 }
 
 static void test_thp_modes(void **state)

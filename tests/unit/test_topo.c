@@ -149,6 +149,47 @@ static void test_hybrid_home_caches(void **state)
 	topo_release(&t);
 }
 
+// Lab 5's core-to-core heatmap orders its axes by these lists and draws a box per group: on the
+// hybrid part the two P-cores' SMT pairs and the E-core cluster each share an L2, and all share
+// the L3 and the package.
+static void test_heatmap_groups(void **state)
+{
+	(void)state;
+	struct topo t;
+	unsigned pus[16];
+	struct topo_group g[8];
+
+	load_hybrid(&t);
+	assert_int_equal(topo_pus_in_order(&t, NULL, pus, 16), 8);
+	const unsigned want[] = { 0, 1, 8, 9, 16, 18, 20, 22 };
+	for (size_t i = 0; i < 8; i++)
+		assert_int_equal(pus[i], want[i]);
+	assert_int_equal(topo_pu_groups(&t, HWLOC_OBJ_L2CACHE, pus, 8, g, 8), 3);
+	assert_int_equal(g[0].first, 0);
+	assert_int_equal(g[0].last, 1);
+	assert_int_equal(g[1].first, 2);
+	assert_int_equal(g[1].last, 3);
+	assert_int_equal(g[2].first, 4);
+	assert_int_equal(g[2].last, 7);
+	assert_int_equal(topo_pu_groups(&t, HWLOC_OBJ_L3CACHE, pus, 8, g, 8), 1);
+	assert_int_equal(g[0].last - g[0].first, 7);
+	assert_int_equal(topo_pu_groups(&t, HWLOC_OBJ_PACKAGE, pus, 8, g, 8), 1);
+	// Allowed PUs only: a cpuset of one P-core and two E-cores keeps the E-cores' group alone.
+	hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
+	hwloc_bitmap_set(allowed, 8);
+	hwloc_bitmap_set(allowed, 18);
+	hwloc_bitmap_set(allowed, 22);
+	assert_int_equal(topo_pus_in_order(&t, allowed, pus, 16), 3);
+	assert_int_equal(topo_pu_groups(&t, HWLOC_OBJ_L2CACHE, pus, 3, g, 8), 1);
+	assert_int_equal(g[0].first, 1);
+	assert_int_equal(g[0].last, 2);
+	// A list out of order splits the cluster: no box.
+	const unsigned shuffled[] = { 16, 0, 18 };
+	assert_int_equal(topo_pu_groups(&t, HWLOC_OBJ_L2CACHE, shuffled, 3, g, 8), 0);
+	hwloc_bitmap_free(allowed);
+	topo_release(&t);
+}
+
 static void test_allowed_pus(void **state)
 {
 	(void)state;
@@ -246,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_two_packages),
 		cmocka_unit_test(test_hybrid_like),
 		cmocka_unit_test(test_hybrid_home_caches),
+		cmocka_unit_test(test_heatmap_groups),
 		cmocka_unit_test(test_allowed_pus),
 		cmocka_unit_test(test_names_and_defaults),
 		cmocka_unit_test(test_this_machine),

@@ -51,4 +51,21 @@ static inline int unit_remove_tree(const char *root)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A fake kernel tree for common/kernel.c and machine.c: a fresh directory named after the test in
+ * root (64 bytes), and LABS_KERNEL_ROOT pointing at it. For a cmocka setup. 0 or -1. */
+static inline int unit_fake_kernel_root(char *root, const char *test)
+{
+	snprintf(root, 64, "/tmp/%s.XXXXXX", test);
+	if (!mkdtemp(root))
+		return -1;
+	return setenv("LABS_KERNEL_ROOT", root, 1);
+}
+
+/* The matching teardown: LABS_KERNEL_ROOT unset, the tree removed. 0 or -1. */
+static inline int unit_release_kernel_root(const char *root)
+{
+	unsetenv("LABS_KERNEL_ROOT");
+	return unit_remove_tree(root);
+}
+
 #endif
