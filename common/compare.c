@@ -372,12 +372,15 @@ int compare_run(size_t nr_variants, const struct compare_plan *plan, compare_mea
 	// ready to run on the machine for most of the comparison (loadavg's count, busy.h) says it.
 	if (whole == 1 || (whole < 0 && out->busy.runnable_others >= 1))
 		memset(out->disturbed, 1, n);
-	// A machine that disturbed half as many rounds as were kept disturbed the rest too: a round
-	// that ran between two of another program's time slices starts with caches, and on a CPU
-	// without PCID (page-table isolation, no tagged TLB) the whole TLB, emptied by the switch.
+	// A busy machine that disturbed half as many rounds as were kept disturbed the rest too: a
+	// round that ran between two of another program's time slices starts with caches, and on a
+	// CPU without PCID (page-table isolation, no tagged TLB) the whole TLB, emptied by a switch.
 	// Seen here: a busy loop sharing this VM's CPU left every other round clean by its run-queue
 	// wait, and the huge-page claim of Lab 10 came out 0.37x in one run and 7.8x in the next.
-	if ((size_t)out->nr_redone * 2 >= n)
+	// Only where other work was seen: a quiet machine can disturb the short rounds of a
+	// comparison in its first second (a daemon's wake-up) without harming the ones kept.
+	bool others_seen = out->busy.runnable_others >= 1 || out->busy.others_cpus >= 0.25;
+	if ((size_t)out->nr_redone * 2 >= n && others_seen)
 		memset(out->disturbed, 1, n);
 	return 0;
 }
