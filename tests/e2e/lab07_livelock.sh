@@ -40,7 +40,7 @@ check "every stopped run ended at its 0.2 s deadline, well under the 5 s safety 
 check "the whole quick run took under 15 s" test $(($(date +%s) - start)) -lt 15
 check "every row records where hwloc pinned the workers, one PU per worker" \
 	awk -F, -v c="$(col worker_pus)" -v w="$(col nr_workers)" 'NR > 1 && (split($c, pus, " ") != $w || $c ~ /-1/) { bad = 1 } END { exit bad }' "$csv"
-check "the verdict contrasts the CPU with Lab 6's deadlock" grep -q "Lab 6's deadlocked threads none" "$out/verdict.txt"
+check "the verdict contrasts the CPU with Lab 6's deadlock" grep -q "Lab 6's deadlocked threads used none" "$out/verdict.txt"
 check "lockstep's deterministic strategies run once (a demonstration); the rest in every round (3)" \
 	awk -F, -v r="$(col runs)" 'NR > 1 { want = ($2 == "lockstep_harness" || ($2 == "lockstep" && ($3 == "immediate" || $3 == "fixed_delay" || $3 == "exponential"))) ? 1 : 3; if ($r != want) bad = 1 } END { exit bad }' "$csv"
 check "the lockstep harness alone is measured: its workers touch nothing (no success, no retry) yet it runs" \
