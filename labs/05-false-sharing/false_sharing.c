@@ -609,11 +609,11 @@ static void c2c_choose_pairs(struct run *run)
 {
 	struct c2c *m = &run->c2c;
 	size_t n = m->nr_pus, all = n * (n - 1) / 2, k = 0;
-	uint32_t *cand = malloc(all * sizeof(*cand) * 2 + 1);
+	uint32_t *cand = malloc(all * sizeof(*cand) * 2 + 1), *order = malloc(all * sizeof(*order) + 1);
 	bool rel_taken[TOPO_NR_RELATIONS] = { false };
-	uint64_t seed = 5;
+	uint64_t seed = 5;	// fixed: the same sample each run
 
-	if (!cand)
+	if (!cand || !order)
 		die("out of memory");
 	for (unsigned a = 0; a < n; a++)
 		for (unsigned b = a + 1; b < n; b++, k++) {
@@ -621,31 +621,24 @@ static void c2c_choose_pairs(struct run *run)
 			cand[2 * k + 1] = b;
 		}
 	m->nr_all_pairs = all;
-	for (size_t i = all; i > 1; i--) {	// Fisher-Yates, a fixed seed: the same sample each run
-		size_t j = (size_t)(bench_rand(&seed) % i), t0 = cand[2 * (i - 1)], t1 = cand[2 * i - 1];
-
-		cand[2 * (i - 1)] = cand[2 * j];
-		cand[2 * i - 1] = cand[2 * j + 1];
-		cand[2 * j] = (uint32_t)t0;
-		cand[2 * j + 1] = (uint32_t)t1;
-	}
+	bench_random_order(order, all, &seed);
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < all && m->nr_pairs < C2C_MAX_PAIRS; i++) {
+			uint32_t *pair = &cand[2 * (size_t)order[i]];
 			enum topo_relation rel = TOPO_SAME_PACKAGE;
 
-			if (cand[2 * i] == UINT32_MAX ||
-			    topo_relation_of(&run->lab.topo, m->pus[cand[2 * i]], m->pus[cand[2 * i + 1]],
-					     &rel) != 0)
+			if (pair[0] == UINT32_MAX ||
+			    topo_relation_of(&run->lab.topo, m->pus[pair[0]], m->pus[pair[1]], &rel) != 0)
 				continue;
 			if (pass == 0 && rel_taken[rel])
 				continue;	// the first pass takes one pair of each relation
 			rel_taken[rel] = true;
-			m->pairs[m->nr_pairs++] = (struct c2c_pair){ .pos_a = cand[2 * i],
-								     .pos_b = cand[2 * i + 1],
+			m->pairs[m->nr_pairs++] = (struct c2c_pair){ .pos_a = pair[0], .pos_b = pair[1],
 								     .rel = rel, .bound = true };
-			cand[2 * i] = UINT32_MAX;
+			pair[0] = UINT32_MAX;	// taken
 		}
 	}
+	free(order);
 	free(cand);
 }
 
@@ -673,22 +666,14 @@ static void measure_core_to_core(struct run *run)
 	       ns * 2 * (double)trips * 10 < (double)run->lab.opt.min_sample_ns && trips < (1u << 24))
 		trips *= 2;
 	m->round_trips = trips;
-	size_t *order = malloc(m->nr_pairs * sizeof(*order));
-	if (!order)
-		die("out of memory");
+	uint32_t order[C2C_MAX_PAIRS];
 	for (size_t i = 0; i < m->nr_pairs; i++) {
-		order[i] = i;
 		m->pairs[i].ns = calloc(m->nr_rounds, sizeof(double));
 		if (!m->pairs[i].ns)
 			die("out of memory");
 	}
 	for (unsigned r = 0; r < m->nr_rounds; r++) {
-		for (size_t i = m->nr_pairs; i > 1; i--) {
-			size_t j = (size_t)(bench_rand(&seed) % i), t = order[i - 1];
-
-			order[i - 1] = order[j];
-			order[j] = t;
-		}
+		bench_random_order(order, m->nr_pairs, &seed);
 		for (size_t i = 0; i < m->nr_pairs; i++) {
 			struct c2c_pair *p = &m->pairs[order[i]];
 
@@ -696,7 +681,6 @@ static void measure_core_to_core(struct run *run)
 			p->bound = p->bound && !isnan(p->ns[r]);
 		}
 	}
-	free(order);
 	for (size_t i = 0; i < m->nr_pairs; i++) {
 		struct c2c_pair *p = &m->pairs[i];
 		double *copy = malloc(m->nr_rounds * sizeof(double));
