@@ -322,6 +322,14 @@ static int run_in_child(size_t nv, const struct compare_plan *plan, compare_meas
 	return err;
 }
 
+// compare_run() calls in this process, for the manifest (compare_nr_runs()).
+static unsigned nr_runs;
+
+unsigned compare_nr_runs(void)
+{
+	return nr_runs;
+}
+
 int compare_run(size_t nr_variants, const struct compare_plan *plan, compare_measure_fn measure,
 		void *ctx, struct compare_samples *out)
 {
@@ -335,6 +343,7 @@ int compare_run(size_t nr_variants, const struct compare_plan *plan, compare_mea
 	if (nr_variants == 0 || nr_variants > COMPARE_MAX_VARIANTS || plan->nr_rounds == 0 ||
 	    np > 255)
 		return -EINVAL;
+	nr_runs++;
 	size_t n = (size_t)plan->nr_rounds * np;
 
 	out->values = calloc(n * nr_variants, sizeof(*out->values));
@@ -413,18 +422,27 @@ unsigned compare_nr_disturbed(const struct compare_samples *s)
 
 int compare_variant_stats(const struct compare_samples *s, size_t variant, struct stats *out)
 {
-	if (variant >= s->nr_variants || s->nr_rounds == 0)
+	return compare_difference_stats(s, variant, COMPARE_NONE, 1, out);
+}
+
+int compare_difference_stats(const struct compare_samples *s, size_t a, size_t b, double scale,
+			     struct stats *out)
+{
+	if (a >= s->nr_variants || (b != COMPARE_NONE && b >= s->nr_variants) || s->nr_rounds == 0)
 		return -EINVAL;
 	double *v = malloc(s->nr_rounds * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	size_t n = 0;
+#define ROUND_VALUE(r) (scale * (compare_sample(s, a, (r)) - \
+				 (b == COMPARE_NONE ? 0 : compare_sample(s, b, (r)))))
 	// Undisturbed rounds only, as in the ratios; all of them if none is.
 	for (unsigned r = 0; r < s->nr_rounds; r++)
 		if (!s->disturbed || !s->disturbed[r])
-			v[n++] = compare_sample(s, variant, r);
+			v[n++] = ROUND_VALUE(r);
 	for (unsigned r = 0; n == 0 && r < s->nr_rounds; r++)
-		v[r] = compare_sample(s, variant, r);
+		v[r] = ROUND_VALUE(r);
+#undef ROUND_VALUE
 	int err = stats_compute(out, v, n ? n : s->nr_rounds);
 	free(v);
 	return err;

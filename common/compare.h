@@ -128,6 +128,10 @@ struct compare_samples {
 int compare_run(size_t nr_variants, const struct compare_plan *plan, compare_measure_fn measure,
 		void *ctx, struct compare_samples *out);
 
+/* How many comparisons compare_run() has run in this process (the manifest says "none" for a lab
+ * that made none). */
+unsigned compare_nr_runs(void);
+
 /* compare_run() with nr_rounds rounds in this process. */
 int compare_rounds(size_t nr_variants, unsigned nr_rounds, compare_measure_fn measure, void *ctx,
 		   struct compare_samples *out);
@@ -166,8 +170,15 @@ int compare_thread_wait_ns(double *ns);
 /* Rounds still disturbed after the redos (left out of every ratio). */
 unsigned compare_nr_disturbed(const struct compare_samples *s);
 
-/* Summary statistics of one variant's samples across the rounds. Returns 0 or -EINVAL. */
+/* Summary statistics of one variant's samples across the rounds: the undisturbed ones, all of
+ * them if none is. Returns 0 or -EINVAL. */
 int compare_variant_stats(const struct compare_samples *s, size_t variant, struct stats *out);
+
+/* The same for scale x (sample(a) - sample(b)), round by round (b COMPARE_NONE: scale x
+ * sample(a)): a figure derived from two variants measured side by side, such as a cost net of
+ * the harness, whose spread is then the rounds'. */
+int compare_difference_stats(const struct compare_samples *s, size_t a, size_t b, double scale,
+			     struct stats *out);
 
 /*
  * Timed kernels, the usual case: each variant is a clock_kernel_fn run `iters` times per sample

@@ -782,12 +782,16 @@ static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
 		  (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
 	report_kv(m, "quick", "%s", lab->opt.quick ? "yes" : "no");
 	report_kv(m, "samples_per_point", "%u", lab->opt.nr_reps);
-	report_kv(m, "processes_per_comparison", "%u", lab->opt.nr_processes);
 	// --reps asked for; a comparison runs whole rounds in each process, so it may run a few more.
 	struct compare_plan plan = lab_plan(lab);
-	report_kv(m, "rounds_per_comparison", "%u (%u in each of %u process%s; --reps %u)",
-		  plan.nr_rounds * plan.nr_processes, plan.nr_rounds, plan.nr_processes,
-		  plan.nr_processes == 1 ? "" : "es", lab->opt.nr_reps);
+	if (compare_nr_runs()) {
+		report_kv(m, "processes_per_comparison", "%u", lab->opt.nr_processes);
+		report_kv(m, "rounds_per_comparison", "%u (%u in each of %u process%s; --reps %u)",
+			  plan.nr_rounds * plan.nr_processes, plan.nr_rounds, plan.nr_processes,
+			  plan.nr_processes == 1 ? "" : "es", lab->opt.nr_reps);
+	} else {
+		report_kv(m, "rounds_per_comparison", "none (this lab compares nothing in rounds)");
+	}
 	report_kv(m, "min_sample_ns", "%llu", (unsigned long long)lab->opt.min_sample_ns);
 	report_kv(m, "command", "%s", lab->command_line);
 	gmtime_r(&now, &tm);

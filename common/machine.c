@@ -160,7 +160,9 @@ static void governor_facts(machine_kv_fn kv, void *ctx)
 }
 
 // "meltdown: PTI; spectre_v2: Retpolines; ... (12 not affected)". entry_only: those that change
-// what entering the kernel costs, each by its first clause.
+// what entering the kernel costs, each by its first clause, and how many of the kinds that could
+// were not affected or left unmitigated ("(2 of 7 kinds mitigated; 4 not affected, 1
+// unmitigated)").
 static void mitigations(char *out, size_t len, bool entry_only)
 {
 	static const char *const entry[] = { "meltdown", "spectre_v2", "retbleed",
@@ -168,7 +170,7 @@ static void mitigations(char *out, size_t len, bool entry_only)
 					     "indirect_target_selection" };
 	char dir[4096], path[512], v[256];
 	size_t used = 0;
-	unsigned not_affected = 0;
+	unsigned not_affected = 0, unmitigated = 0, listed = 0;
 	struct dirent **names = NULL;
 	int n = scandir(kernel_path("/sys/devices/system/cpu/vulnerabilities", dir, sizeof(dir)),
 			&names, NULL, alphasort);
@@ -183,13 +185,16 @@ static void mitigations(char *out, size_t len, bool entry_only)
 		snprintf(path, sizeof(path), "/sys/devices/system/cpu/vulnerabilities/%s", name);
 		if (name[0] == '.' || !wanted || !read_line(path, v, sizeof(v)))
 			continue;
+		listed++;
 		if (strncmp(v, "Not affected", 12) == 0) {
 			not_affected++;
 			continue;
 		}
 		// An entry left vulnerable costs the kernel's entry nothing: not a mitigation there.
-		if (entry_only && strncmp(v, "Vulnerable", 10) == 0)
+		if (entry_only && strncmp(v, "Vulnerable", 10) == 0) {
+			unmitigated++;
 			continue;
+		}
 		const char *what = strncmp(v, "Mitigation: ", 12) == 0 ? v + 12 : v;
 		if (entry_only)
 			v[strcspn(v, ";")] = '\0';
@@ -203,9 +208,12 @@ static void mitigations(char *out, size_t len, bool entry_only)
 	if (n < 0)
 		snprintf(out, len, "unknown (no /sys/devices/system/cpu/vulnerabilities: a kernel "
 			 "older than 4.15)");
+	else if (entry_only && used < len)
+		snprintf(out + used, len - used, "%s(%u of %u kinds mitigated; %u not affected, %u "
+			 "unmitigated)", used ? " " : "none that affect system calls ",
+			 listed - not_affected - unmitigated, listed, not_affected, unmitigated);
 	else if (!used)
-		snprintf(out, len, "none%s (%u not affected)", entry_only ? " that affect system calls" : "",
-			 not_affected);
+		snprintf(out, len, "none (%u not affected)", not_affected);
 	else if (not_affected && used < len)
 		snprintf(out + used, len - used, " (%u not affected)", not_affected);
 }

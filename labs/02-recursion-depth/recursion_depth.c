@@ -711,9 +711,9 @@ static void judge_depth(struct run *run, const char *id, const char *kind, const
 	lab_judge(&run->lab, id, "maximum depth = stack size / frame size (within 5%)", st,
 		  f.median, f.low, f.high, "ratio",
 		  "%s: measured / predicted depth %.3f (lowest %.3f, highest %.3f) over the %u of "
-		  "%u stacks of 4 MiB or more; every stack falls short by a fixed %s to %s (what "
-		  "sits above the first frame, and the rounding to a whole frame), which is why "
-		  "small stacks miss by more", what, f.median, f.low, f.high, f.nr_judged, f.nr_rows,
+		  "%u stacks of 4 MiB or more; every stack falls short by %s to %s whatever its "
+		  "size (what sits above the first frame, and the rounding to a whole frame), which "
+		  "is why small stacks miss by more", what, f.median, f.low, f.high, f.nr_judged, f.nr_rows,
 		  cli_format_size((uint64_t)fmax(0, f.shortfall_min), a, sizeof(a)),
 		  cli_format_size((uint64_t)fmax(0, f.shortfall_max), b, sizeof(b)));
 }

@@ -1071,7 +1071,7 @@ static void print_tables(const struct run *run)
 			continue;
 		}
 		double kernel = t->kernel_stack_per_client + t->kernel_slab_per_client;
-		printf("  %-17s %7u %10.0f %7llu %9.2f", model_names[t->model], t->clients,
+		printf("  %-17s %7u %10.0f %7llu %9.3f", model_names[t->model], t->clients,
 		       t->requests_per_s, (unsigned long long)t->missed, t->switches_per_request);
 		if (!narrow_b)
 			printf(" %9.1f", t->late_p50_us);

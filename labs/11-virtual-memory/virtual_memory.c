@@ -705,16 +705,16 @@ static void verdicts(struct run *run)
 		    "page of its own", run->cow.value_seen, (unsigned long)run->cow.address,
 		    run->cow.value_after_write, run->parent_value);
 	if (run->frames_visible)
-		lab_verdict(&run->lab,
-			    "pagemap shows it: the child's page is frame 0x%llx before its write (%s the "
-			    "parent's 0x%llx) and 0x%llx after%s",
-			    (unsigned long long)run->cow.frame_before,
-			    run->cow.frame_before == run->parent_frame ? "the same as" : "unlike",
-			    (unsigned long long)run->parent_frame,
-			    (unsigned long long)run->cow.frame_after,
-			    run->cow.frame_before == run->parent_frame &&
-			    run->cow.frame_after != run->parent_frame ? ": the copy happened at the write"
-								    : "");
+		lab_shown(&run->lab,
+			  "pagemap shows it: the child's page is frame 0x%llx before its write (%s the "
+			  "parent's 0x%llx) and 0x%llx after%s",
+			  (unsigned long long)run->cow.frame_before,
+			  run->cow.frame_before == run->parent_frame ? "the same as" : "unlike",
+			  (unsigned long long)run->parent_frame,
+			  (unsigned long long)run->cow.frame_after,
+			  run->cow.frame_before == run->parent_frame &&
+			  run->cow.frame_after != run->parent_frame ? ": the copy happened at the write"
+								  : "");
 	else
 		lab_note("pagemap hides physical frame numbers here (%s): they need CAP_SYS_ADMIN since "
 			 "Linux 4.0; run the lab as root to see them", strerror(run->pagemap_why));

@@ -13,7 +13,7 @@ through classtools.html, which escapes by construction.
 import datetime
 import os
 
-from . import compare, numbers
+from . import compare, numbers, safe
 from .html import E, page
 from .results import open_regular
 
@@ -160,6 +160,56 @@ def numbers_table(machines):
                    "table: make numbers." % numbers.BAND, class_="note")]
 
 
+C2C_LAB = "05-false-sharing"
+C2C_CLAIM = "sharing_a_cache_hands_over_faster"
+
+
+def core_to_core_table(pg, machines):
+    """Lab 5's core-to-core maps across the class: per machine the pairs it measured and the median
+    one-way hand-off by placement (same core, shared L2 or L3, package...), the claim's status, and
+    each machine's plot (its map is the heatmap panel) side by side."""
+    runs = [m.runs[C2C_LAB] for m in machines if C2C_LAB in m.runs]
+    per_run, placements = [], []
+    for run in runs:
+        header, rows = run.data
+        col = {h: i for i, h in enumerate(header)}
+        if not {"experiment", "placement", "ns_per_op_median"} <= col.keys():
+            continue
+        by_placement = {}
+        for _, r in rows:
+            if len(r) != len(header) or r[col["experiment"]] != "core_to_core":
+                continue
+            ns = safe.parse_number(r[col["ns_per_op_median"]])
+            where = safe.printable(r[col["placement"]])[:40]
+            if ns is None or ns <= 0 or not where:
+                continue
+            by_placement.setdefault(where, []).append(ns)
+            if where not in placements:
+                placements.append(where)
+        if by_placement:
+            per_run.append((run, by_placement))
+    if not per_run:
+        return [E("p", "No machine's Lab 5 run has a core-to-core map (a run from before Lab 5 drew it, "
+                       "or Lab 5 has not run).", class_="note")]
+    rows = [E("tr", E("th", "machine"), E("th", "pairs"), [E("th", p) for p in placements],
+              E("th", "sharing a cache hands over faster"))]
+    for run, by in per_run:
+        status = next((v.status for v in run.verdicts if v.id == C2C_CLAIM), "-")
+        cells = []
+        for p in placements:
+            v = sorted(by.get(p, []))
+            cells.append(E("td", "%s (%d)" % (numbers.fmt_ns(compare._quantile(v, 0.5)), len(v)) if v else "-"))
+        rows.append(E("tr", E("td", run.machine.run_name(run)), E("td", str(sum(len(v) for v in by.values()))),
+                      cells, E("td", status.replace("_", " "))))
+    plots = [pg.image(os.path.join(run.dir, "plot.png"), "Lab 5 on %s" % run.machine.display)
+             for run, _ in per_run]
+    return [E("div", E("table", rows, class_="class"), class_="scroll"),
+            E("p", "One-way time to hand a cache line to another PU (a compare-and-swap ping-pong), the "
+                   "median over the pairs of each placement (how many in brackets). Each machine's "
+                   "heatmap is the last panel of its Lab 5 plot:", class_="note"),
+            E("div", [E("figure", img) for img in plots if img is not None], class_="plots")]
+
+
 def verdict_table(cmp):
     rows = [E("tr", E("th", "verdict"), E("th", "claim"), [E("th", label) for _, label in VERDICT_COLUMNS])]
     for v in cmp.verdicts:
@@ -257,6 +307,7 @@ def build(root, results, labs, machines, comparisons):
               " (this machine's runs, imported bundles and the curated examples in its examples/ folder)."),
             E("h2", "Machines", id="machines"), machines_table(machines),
             E("h2", "Latency numbers every programmer should know", id="numbers"), *numbers_table(machines),
+            E("h2", "Core-to-core maps", id="core-to-core"), *core_to_core_table(pg, machines),
             E("h2", "Labs"),
             E("ul", [E("li", E("a", lab, href="#" + lab), ": ", lab_title(root, lab)) for lab in labs])]
     body += [lab_section(pg, root, cmp, machines) for cmp in comparisons]

@@ -160,6 +160,9 @@ check "the page has the headline tables: a row per machine" \
 check "... with the class median and range" grep -q '<tr class="summary"><td>class median</td><td>5.375</td><td>42</td>' "$page"
 check "the page has the verdict counts" grep -q '<th>verdict</th><th>claim</th><th>holds</th>' "$page"
 check "the page says which runs were left out" grep -q 'left out, quick runs (RUNS=all shows them): alpha' "$page"
+check "the page has the core-to-core maps: the example's hand-off by placement, and its plot" \
+	bash -c "grep -q '<h2 id=\"core-to-core\">Core-to-core maps</h2>' '$page' &&
+		grep -q '<th>same-package</th>' '$page' && grep -q 'alt=\"Lab 5 on ' '$page'"
 check "the page has the manifests" grep -q "<summary>Manifest</summary>" "$page"
 check "report leaves no temporary file" test -z "$(find "$res/report" -name '*.tmp*')"
 

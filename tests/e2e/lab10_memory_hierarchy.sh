@@ -38,7 +38,10 @@ check "the TLB walk from 64 pages (256 KiB) up, with 4 KiB pages" \
 check "the memory mountain: 7 strides at each of its sizes" \
 	test "$(( $(awk -F, '$1 == "mountain"' "$csv" | wc -l) % 7 ))" -eq 0
 check "every measured point has a positive latency" \
-	awk -F, -v c="$(col ns_per_load)" '$1 != "cache" && !($c > 0) { bad = 1 } END { exit bad }' "$csv"
+	awk -F, -v c="$(col ns_per_load)" '$1 != "cache" && $1 != "branch" && !($c > 0) { bad = 1 } END { exit bad }' "$csv"
+check "the branch comparison: alternating, random and mispredict rows, each with a positive ns per op" \
+	awk -F, -v c="$(col ns_per_op_median)" '$1 == "branch" { n++; if (!($c > 0)) bad = 1 }
+		END { exit bad || n != 3 }' "$csv"
 
 l1=$(value latency 16384 ns_per_load)
 mem=$(value latency 67108864 ns_per_load)

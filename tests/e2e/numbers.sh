@@ -19,7 +19,8 @@ check "make numbers exits 0 (status $status) in ${ms} ms, running no lab" \
 	bash -c "[ $status -eq 0 ] && ! grep -q '^== Lab' '$scratch/out'"
 check "its table has a line per classic row, each measured or not shown" \
 	bash -c "grep -qE '^  L1 cache reference +[0-9.]+ ns .*(holds|fails|inconclusive)$' '$scratch/out' &&
-		grep -qE '^  Branch mispredict +- .*not_shown$' '$scratch/out'"
+		grep -qE '^  Branch mispredict +[0-9.]+ ns .*(holds|fails|inconclusive)$' '$scratch/out' &&
+		grep -qE '^  Mutex lock/unlock +[0-9.]+ ns .*(holds|fails|inconclusive)$' '$scratch/out'"
 check "every line fits 100 columns" awk 'length($0) > 100 { bad = 1 } END { exit bad }' "$scratch/out"
 csv=$scratch/results/learner/numbers.csv
 check "numbers.csv: a header and one row per classic or course row (11 lines)" \

@@ -332,7 +332,14 @@ class HostileBundles(unittest.TestCase):
         d5 = f["05-false-sharing/data.csv"].decode().split("\n")
         d5 = [line.replace(",shared-l3,", ",x' ; system('touch %s/ran-gnuplot') ; print '`touch %s/ran-bq`,"
                            % (mark, mark)) if line.startswith("layout,alignas_line,") else line for line in d5]
-        f["05-false-sharing/data.csv"] = "\n".join(d5).encode()
+        # ... and markup as a core-to-core pair's placement, which the report's map table shows.
+        rows5 = list(csv.reader(io.StringIO("\n".join(d5))))
+        for r5 in rows5:
+            if r5[:2] == ["core_to_core", "cas_ping_pong"]:
+                r5[2] = img
+        text5 = io.StringIO()
+        csv.writer(text5, lineterminator="\n").writerows(rows5)
+        f["05-false-sharing/data.csv"] = text5.getvalue().encode()
         # 4. Numbers that are not numbers, names that are not names.
         f["01-stack-vs-heap/summary.csv"] = "\n".join([
             "lab,name,value,unit,cross_check_value",
@@ -420,6 +427,8 @@ class HostileBundles(unittest.TestCase):
             self.assertEqual(html.count("<script"), 1)
             self.assertNotRegex(html, r"<(img|iframe|b|svg)[^>]*(onerror|127\.0\.0\.1)")
             self.assertNotIn("<b>x</b>", html)
+        with self.subTest(msg="a placement from a bundle is shown as text in the core-to-core table"):
+            self.assertIn("<th>&lt;img src=", html)
         with self.subTest(msg="the page names the folder it was built from"):
             self.assertIn(os.path.abspath(self.results), html)
         with self.subTest(msg="a plot.png that is not a PNG image is not shown"):

@@ -38,7 +38,7 @@ class Numbers(unittest.TestCase):
             "%s,%s,%d,64,7,1000,%g,%g,%g,,,\n" % r for r in rows))
 
     def machine(self, name):
-        labs = ["04-syscall-batching", "09-page-faults", "10-memory-hierarchy"]
+        labs = ["04-syscall-batching", "06-deadlock", "09-page-faults", "10-memory-hierarchy"]
         return next(m for m in load_machines(self.results, labs) if m.name == name)
 
     def by_id(self, name):
@@ -58,8 +58,27 @@ class Numbers(unittest.TestCase):
         self.assertEqual(r["read_1mb_memory"].status, "holds")
         self.assertAlmostEqual(r["read_1mb_memory"].measured.value_ns, 6.4e6 / 64 / 1.048576)
         self.assertEqual(r["branch_mispredict"].status, "not_shown")
+        self.assertIn("no branch rows", r["branch_mispredict"].why)
+        self.assertIn("Lab 6 has not run", r["mutex_lock_unlock"].why)
         self.assertIn("Lab 9 has not run", r["ssd_random_4k_read"].why)
         self.assertIn("Lab 4 has not run", r["system_call"].why)
+
+    def test_rows_of_their_own(self):
+        # Lab 10's branch comparison and Lab 6's lock, each a data.csv row with its p5-p95.
+        self.lab10("i", [("latency", "random", 4096, 0.9, 0.8, 1.0),
+                         ("branch", "mispredict", 0, 6.1, 5.8, 6.5)])
+        d6 = os.path.join(self.results, "i", "06-deadlock")
+        write(os.path.join(d6, "manifest.txt"), "lab: 06-deadlock\nquick: no\n")
+        write(os.path.join(d6, "data.csv"), "experiment,strategy,nr_accounts,nr_threads,ns_per_op_median,"
+              "ns_per_op_p05,ns_per_op_p95\nthreads,ordered,64,1,90,80,100\n"
+              "lock_cost,uncontended_lock_unlock,0,1,11.2,11.1,300\n")
+        r = self.by_id("i")
+        self.assertEqual(r["branch_mispredict"].status, "holds")
+        self.assertAlmostEqual(r["branch_mispredict"].ratio, 6.1 / 5)
+        self.assertEqual(r["branch_mispredict"].measured.lab, "10-memory-hierarchy")
+        m = r["mutex_lock_unlock"]
+        self.assertEqual((m.measured.value_ns, m.measured.p95_ns), (11.2, 300))
+        self.assertEqual(m.status, "inconclusive")	# its p95 reaches past 250 ns
 
     def test_sweep_too_short_for_memory(self):
         self.lab10("b", [("latency", "random", 4096, 1, 1, 1), ("latency", "random", 4 << 20, 20, 19, 21)])

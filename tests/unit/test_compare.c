@@ -174,6 +174,20 @@ static void test_within_and_baseline(void **state)
 	assert_int_equal(compare_ratio(&s, 0, 0, COMPARE_NONE, &gross), 0);
 	assert_int_equal(compare_within(&gross, 0.10), COMPARE_HOLDS);
 	assert_int_equal(compare_ratio(&s, 3, 0, COMPARE_NONE, &gross), -EINVAL);
+
+	// Net of the harness, round by round: about 10 per round for variant 0, 30 for variant 1
+	// (60 scaled by 2); a round left out of the ratios is left out of these too.
+	struct stats net0, twice, all;
+	unsigned char disturbed[7] = { 0, 0, 0, 0, 0, 0, 1 };
+	assert_int_equal(compare_difference_stats(&s, 0, 2, 1, &net0), 0);
+	assert_int_equal(net0.nr_samples, 7);
+	assert_true(fabs(net0.median - 10) < 1e-9 && net0.min >= 9.9 - 1e-9 && net0.max <= 10.1 + 1e-9);
+	assert_int_equal(compare_difference_stats(&s, 1, 2, 2, &twice), 0);
+	assert_true(fabs(twice.median - 60) < 0.5);
+	s.disturbed = disturbed;
+	assert_int_equal(compare_difference_stats(&s, 0, COMPARE_NONE, 1, &all), 0);
+	assert_int_equal(all.nr_samples, 6);
+	assert_int_equal(compare_difference_stats(&s, 0, 3, 1, &all), -EINVAL);
 }
 
 static void test_unusable_rounds(void **state)
