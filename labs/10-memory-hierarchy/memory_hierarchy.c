@@ -37,6 +37,8 @@ static size_t huge_page_bytes = (size_t)2 << 20;
 
 // LATENCY chases on huge pages where the kernel gives them, so that past the TLB's reach a load
 // does not also pay a page walk; LATENCY_4K is the same chase on 4 KiB pages, for comparison.
+// SEQUENTIAL, set beside LATENCY to show the prefetcher, is on huge pages too: on base pages a
+// chase in address order past the TLB's reach also waits for a page walk every 64 lines.
 enum experiment { LATENCY, LATENCY_4K, SEQUENTIAL, TLB_4K, TLB_HUGE, BANDWIDTH, MOUNTAIN,
 		  NR_EXPERIMENTS };
 static const char *const experiment_names[NR_EXPERIMENTS] = {
@@ -243,7 +245,7 @@ static void chase_prepare(struct run *run, enum experiment e, uint64_t size,
 	size_t slot = tlb ? run->page : run->line;
 	double huge_before = counted ? anon_huge_bytes() : NAN;
 
-	buffer_map(&cb->b, size, e == TLB_HUGE || e == LATENCY);
+	buffer_map(&cb->b, size, e == TLB_HUGE || e == LATENCY || e == SEQUENTIAL);
 	memset(cb->b.p, 0, size);	// fault every page in before timing (and let THP collapse)
 	cb->c.cur = build_cycle(cb->b.p, size / slot, slot, tlb ? run->line : 0, e != SEQUENTIAL,
 				size);
@@ -598,9 +600,9 @@ static void print_tables(const struct run *run)
 			printf(" %10.1f", bw ? bw->gb_per_s : NAN);
 		printf("%s%s\n", *mark ? (narrow ? " <" : "  <- ") : "", mark);
 	}
-	printf("  (random: a chase on huge pages where the kernel gives them; base pages: the same on "
-	       "%u-byte pages; <%s: the largest size that fits the cache hwloc reports; TLB columns: "
-	       "one load per page)\n", run->page, narrow ? "" : "-");
+	printf("  (random and address order: chases on huge pages where the kernel gives them; base "
+	       "pages: the random one on %u-byte pages; <%s: the largest size that fits the cache hwloc "
+	       "reports; TLB columns: one load per page)\n", run->page, narrow ? "" : "-");
 	if (narrow)
 		term_note_left_out("read GB/s", LATENCY_TABLE_WIDTH);
 }
