@@ -766,6 +766,22 @@ enum compare_status compare_within(const struct compare_ratio *r, double toleran
 	return COMPARE_INCONCLUSIVE;
 }
 
+const char *compare_within_undecided(const struct compare_ratio *r, double tolerance, char *buf,
+				     size_t len)
+{
+	double lo = 1 / (1 + tolerance), hi = 1 + tolerance;
+
+	if (r->busy)
+		snprintf(buf, len, "too many rounds were disturbed to tell");
+	else if (r->low >= lo && r->high <= hi)
+		snprintf(buf, len, "inside %.0f%%, but not by the %.0f%% margin a judgement asks for",
+			 100 * tolerance, 100 * (margin - 1));
+	else
+		snprintf(buf, len, "the interval reaches past %.0f%%: these rounds cannot tell",
+			 100 * tolerance);
+	return buf;
+}
+
 // Enough significant digits to tell 1.02 from 1.0 and 0.0275 from 0; "unbounded" for a round
 // whose denominator was used up by its baseline.
 static const char *format_number(double x, char *buf, size_t len)

@@ -268,6 +268,11 @@ double compare_median_interval(double *values, size_t nr, double *median, double
  */
 enum compare_status compare_at_least(const struct compare_ratio *r, double threshold);
 /* (The three judge the interval widened by the margin: [low / margin, high * margin].) */
+
+/* Why compare_within(r, tolerance) was inconclusive, in words for a cross-check's line: too
+ * many rounds disturbed, inside the band but not by the margin, or an interval past the band. */
+const char *compare_within_undecided(const struct compare_ratio *r, double tolerance, char *buf,
+				     size_t len);
 enum compare_status compare_at_most(const struct compare_ratio *r, double threshold);
 enum compare_status compare_within(const struct compare_ratio *r, double tolerance);
 

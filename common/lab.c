@@ -538,7 +538,10 @@ void lab_shown(struct lab *lab, const char *fmt, ...)
 	va_end(ap);
 }
 
-void lab_verdict(struct lab *lab, const char *fmt, ...)
+// "verdict: " lines are judged claims only (judge() below), so that every one has its row in
+// verdicts.csv and the closing note's count of them is the count a learner sees.
+static void print_verdict(struct lab *lab, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void print_verdict(struct lab *lab, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -569,8 +572,8 @@ static void judge(struct lab *lab, const char *id, const char *claim, enum compa
 		  double value, double ci_low, double ci_high, const char *unit,
 		  const struct compare_ratio *r, const char *detail)
 {
-	lab_verdict(lab, "'%s' %s: %s", claim,
-		    status == COMPARE_NOT_SHOWN ? "not shown" : compare_status_name(status), detail);
+	print_verdict(lab, "'%s' %s: %s", claim,
+		      status == COMPARE_NOT_SHOWN ? "not shown" : compare_status_name(status), detail);
 	struct lab_verdict_row *row = add_row(lab, id, claim, status, value, ci_low, ci_high, unit);
 
 	if (row && r && r->nr_rounds) {
@@ -790,7 +793,8 @@ static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
 			  plan.nr_rounds * plan.nr_processes, plan.nr_rounds, plan.nr_processes,
 			  plan.nr_processes == 1 ? "" : "es", lab->opt.nr_reps);
 	} else {
-		report_kv(m, "rounds_per_comparison", "none (this lab compares nothing in rounds)");
+		report_kv(m, "rounds_per_comparison", "none (no paired comparison through compare.h; "
+			  "rounds a lab runs itself are its samples_per_point)");
 	}
 	report_kv(m, "min_sample_ns", "%llu", (unsigned long long)lab->opt.min_sample_ns);
 	report_kv(m, "command", "%s", lab->command_line);
@@ -914,8 +918,9 @@ static void write_verdicts(struct lab *lab)
 			 "programs kept the measured threads from running in too many rounds. Close "
 			 "them and rerun", nr_busy, lab->nr_verdicts);
 	if (nr_inconclusive)
-		lab_note("%u of %zu verdicts inconclusive: this run cannot tell (the interval "
-			 "straddles the claim's threshold).%s", nr_inconclusive, lab->nr_verdicts,
+		lab_note("%u of %zu verdicts inconclusive: this run cannot tell (the interval, "
+			 "widened by the margin a judgement allows, reaches the claim's "
+			 "threshold).%s", nr_inconclusive, lab->nr_verdicts,
 			 lab->opt.quick ? " A quick run's 3 rounds give 75% intervals: rerun without "
 					  "QUICK=1" :
 					  " Rerun on a quiet machine with more rounds, e.g. "

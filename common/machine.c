@@ -159,7 +159,8 @@ static void governor_facts(machine_kv_fn kv, void *ctx)
 		kv(ctx, "cpu_boost", "unknown (no cpufreq boost switch here)");
 }
 
-// "meltdown: PTI; spectre_v2: Retpolines; ... (12 not affected)". entry_only: those that change
+// "meltdown: PTI | spectre_v2: Retpolines; STIBP: disabled | ... (12 not affected)" (" | " between
+// vulnerabilities: a kernel's own text uses "; " inside one). entry_only: those that change
 // what entering the kernel costs, each by its first clause, and how many of the kinds that could
 // were not affected or left unmitigated ("(2 of 7 kinds mitigated; 4 not affected, 1
 // unmitigated)").
@@ -199,8 +200,8 @@ static void mitigations(char *out, size_t len, bool entry_only)
 		if (entry_only)
 			v[strcspn(v, ";")] = '\0';
 		if (used < len)
-			used += (size_t)snprintf(out + used, len - used, "%s%s: %s", used ? "; " : "",
-						 name, what);
+			used += (size_t)snprintf(out + used, len - used, "%s%s: %s",
+						 !used ? "" : entry_only ? "; " : " | ", name, what);
 	}
 	for (int i = 0; i < n; i++)
 		free(names[i]);

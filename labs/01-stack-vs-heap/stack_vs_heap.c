@@ -741,8 +741,8 @@ static void verdict_stack_claim(struct run *run)
 	// share is lost in the rounds' noise, the per-round ratios scatter (a round whose share
 	// came out at zero or below counts as unbounded) and the interval says so.
 	lab_judge_ratio(&run->lab, "stack_10x_faster_allocation_alone",
-			"a small stack allocation is 10x faster than malloc+free (the allocations "
-			"alone)", compare_at_least(&same_work_net, 10), &same_work_net,
+			"a small stack allocation is 10x faster than malloc+free (net of the loop "
+			"around them)", compare_at_least(&same_work_net, 10), &same_work_net,
 			"the same pair (each writes its one line) less the harness measured in the same "
 			"rounds: alloc_kernel's loop, dispatch and call around an op that does nothing, "
 			"%s", cli_format_ns(claim_median(run, CLAIM_HARNESS), harness_s, 32));
@@ -751,14 +751,14 @@ static void verdict_stack_claim(struct run *run)
 	double stack_large = median_ns(run, STACK_TOUCH, MODE_NONE, large);
 	double dyn_large = median_ns(run, MALLOC_TOUCH_FREE, MODE_DYNAMIC, large);
 	double fixed_large = median_ns(run, MALLOC_TOUCH_FREE, MODE_FIXED, large);
-	lab_verdict(&run->lab,
-		    "at %s, using the memory dominates: stack+touch %s vs malloc+touch+free %s "
-		    "(%.1fx) with glibc's dynamic threshold, %s (%.1fx) with a fixed one, where every "
-		    "request is a fresh mmap whose pages fault in",
-		    cli_format_size(large, size_s, sizeof(size_s)),
-		    cli_format_ns(stack_large, a, sizeof(a)), cli_format_ns(dyn_large, b, sizeof(b)),
-		    dyn_large / stack_large, cli_format_ns(fixed_large, c, sizeof(c)),
-		    fixed_large / stack_large);
+	lab_shown(&run->lab,
+		  "at %s, using the memory dominates: stack+touch %s vs malloc+touch+free %s "
+		  "(%.1fx) with glibc's dynamic threshold, %s (%.1fx) with a fixed one, where every "
+		  "request is a fresh mmap whose pages fault in",
+		  cli_format_size(large, size_s, sizeof(size_s)),
+		  cli_format_ns(stack_large, a, sizeof(a)), cli_format_ns(dyn_large, b, sizeof(b)),
+		  dyn_large / stack_large, cli_format_ns(fixed_large, c, sizeof(c)),
+		  fixed_large / stack_large);
 }
 
 // The first size whose timed requests glibc served with mmap (fixed threshold), or 0.
@@ -824,34 +824,34 @@ static void verdict_mmap_switch(struct run *run)
 			  after / before, sz, at ? at->r.faults_per_op_rusage : NAN, pages);
 	}
 	if (late_but_explained && !as_predicted)
-		lab_verdict(&run->lab,
-			    "the 128 KiB requests came from the heap because its free top already "
-			    "held %s: glibc serves a request from free heap space before it looks at "
-			    "the threshold, and it grows the heap with 128 KiB to spare (M_TOP_PAD)",
-			    cli_format_size((uint64_t)at_threshold->heap_free_top_bytes, a,
-					    sizeof(a)));
+		lab_shown(&run->lab,
+			  "the 128 KiB requests came from the heap because its free top already "
+			  "held %s: glibc serves a request from free heap space before it looks at "
+			  "the threshold, and it grows the heap with 128 KiB to spare (M_TOP_PAD)",
+			  cli_format_size((uint64_t)at_threshold->heap_free_top_bytes, a,
+					  sizeof(a)));
 	if (!dyn)
 		return;
 	if (dyn->first_request_mmapped == 1 && dyn->steady_request_mmapped == 0)
-		lab_verdict(&run->lab,
-			    "with the dynamic threshold the first %s request was mmapped, but its "
-			    "free raised the threshold: the timed requests came from the heap, "
-			    "%.1f faults per op instead of %.1f", sz, dyn->r.faults_per_op_rusage,
-			    at ? at->r.faults_per_op_rusage : NAN);
+		lab_shown(&run->lab,
+			  "with the dynamic threshold the first %s request was mmapped, but its "
+			  "free raised the threshold: the timed requests came from the heap, "
+			  "%.1f faults per op instead of %.1f", sz, dyn->r.faults_per_op_rusage,
+			  at ? at->r.faults_per_op_rusage : NAN);
 	else if (dyn->first_request_mmapped == 0 && dyn->heap_free_top_bytes >= (double)switch_size)
-		lab_verdict(&run->lab,
-			    "with the dynamic threshold not even the first %s request was mmapped: the "
-			    "heap's free top already held %s, and glibc serves a request from free "
-			    "heap space before it looks at the threshold", sz,
-			    cli_format_size((uint64_t)dyn->heap_free_top_bytes, a, sizeof(a)));
+		lab_shown(&run->lab,
+			  "with the dynamic threshold not even the first %s request was mmapped: the "
+			  "heap's free top already held %s, and glibc serves a request from free "
+			  "heap space before it looks at the threshold", sz,
+			  cli_format_size((uint64_t)dyn->heap_free_top_bytes, a, sizeof(a)));
 	else
-		lab_verdict(&run->lab,
-			    "with the dynamic threshold, %s requests were %smmapped at first and %s"
-			    "mmapped after the timing (%.1f faults per op): not the usual pattern of "
-			    "a threshold raised by the first free", sz,
-			    dyn->first_request_mmapped == 1 ? "" : "not ",
-			    dyn->steady_request_mmapped == 1 ? "" : "not ",
-			    dyn->r.faults_per_op_rusage);
+		lab_shown(&run->lab,
+			  "with the dynamic threshold, %s requests were %smmapped at first and %s"
+			  "mmapped after the timing (%.1f faults per op): not the usual pattern of "
+			  "a threshold raised by the first free", sz,
+			  dyn->first_request_mmapped == 1 ? "" : "not ",
+			  dyn->steady_request_mmapped == 1 ? "" : "not ",
+			  dyn->r.faults_per_op_rusage);
 }
 
 // The stack array against the heap array, working set by working set. Shown, not judged: one
@@ -911,8 +911,8 @@ static void verdict_access(struct run *run)
 	lab_judge_ratio(&run->lab, "scattered_list_3x_slower",
 			"a scattered list is 3x or more slower to read than an array",
 			outgrows_l2 ? compare_at_least(&list, 3) : COMPARE_NOT_SHOWN, &list,
-			"summing %s: heap array %.2f ns/element, list in allocation order %.2f, "
-			"scattered list %.2f%s", sz, heap, in_order, scattered,
+			"summing %s: heap array %.2f ns/element, list in allocation order %.2f ns, "
+			"scattered list %.1f ns%s", sz, heap, in_order, scattered,
 			outgrows_l2 ? "" : " (its nodes fit in the L2 here: no effect predicted)");
 }
 
@@ -1142,7 +1142,8 @@ int main(int argc, char **argv)
 	plan(&run);
 	run.call_overhead_ns = bench_call_overhead_ns(run.bench.nr_samples, run.bench.min_sample_ns);
 	printf("overhead: each op includes one loop step and one function call: %.2f ns; the tables "
-	       "keep it (every kind pays it), one verdict subtracts it\n", run.call_overhead_ns);
+	       "keep it (every kind pays it); the 10x verdict net of the loop subtracts it, "
+	       "timed again in its own rounds\n", run.call_overhead_ns);
 	predict(&run);
 
 	// measure: the stack, then malloc with glibc's defaults, then with a fixed threshold

@@ -682,7 +682,8 @@ static struct depth_fit depth_fit(const struct run *run, const char *kind)
 		if (p->experiment != LIMIT || strcmp(p->kind, kind) != 0 || isnan(p->max_depth))
 			continue;
 		double frame = p->stack_bytes / p->predicted_depth;
-		double shortfall = (p->predicted_depth - p->max_depth) * frame;
+		// Depth counts from 0: max_depth + 1 whole frames fitted.
+		double shortfall = (p->predicted_depth - (p->max_depth + 1)) * frame;
 
 		f.nr_rows++;
 		f.shortfall_min = fmin(f.shortfall_min, shortfall);

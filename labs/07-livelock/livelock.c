@@ -575,12 +575,13 @@ static void print_and_verdict(struct run *run)
 	lab_headline(&run->lab, "lockstep_strategies_livelocked", nr_stuck, "of 3", NAN);
 	lab_headline(&run->lab, "full_jitter_completion", full->ms.median, "ms", NAN);
 	// The lockstep livelock is built in: equal delays behind a barrier cannot separate
-	// symmetric workers. It is shown, not predicted.
-	lab_shown(&run->lab,
-		    "in lockstep, %u workers: immediate retry, a fixed delay and exponential "
-		    "backoff all livelock by construction (%u of 3 stopped by the watchdog; immediate "
-		    "retry: %s, %.0f retries)", w, nr_stuck,
-		    imm->successes > 0 ? buf : "no job done", imm->retries / imm->runs);
+	// symmetric workers. A demonstration (counted as shown), unless a strategy got through.
+	lab_demonstrate(&run->lab, nr_stuck == 3, "lockstep_backoff_livelocks",
+			"in lockstep, immediate retry, a fixed delay and exponential backoff all "
+			"livelock", nr_stuck, "of 3",
+			"%u workers: %u of 3 stopped by the watchdog, by construction (immediate "
+			"retry: %s, %.0f retries)", w, nr_stuck,
+			imm->successes > 0 ? buf : "no job done", imm->retries / imm->runs);
 	bool all_finished = true;
 	for (size_t l = 0; l < run->nr_levels; l++)
 		all_finished = all_finished && !stuck(find(run, LOCKSTEP, FULL_JITTER, run->levels[l])) &&
@@ -593,9 +594,9 @@ static void print_and_verdict(struct run *run)
 		  w, retries_per_success(full), full->ms.median, retries_per_success(dec),
 		  dec->ms.median);
 	if (stuck(exp))
-		lab_verdict(&run->lab,
-			    "exponential backoff alone does not help symmetric workers: they all wait "
-			    "1, 2, 4... rounds and come back together; the jitter is what works");
+		lab_shown(&run->lab,
+			  "exponential backoff alone does not help symmetric workers: they all wait "
+			  "1, 2, 4... rounds and come back together; the jitter is what works");
 
 	// Which jitter finishes first, and how retries grow with contention: either way is possible.
 	const struct point *full_most = find(run, LOCKSTEP, FULL_JITTER, most);
@@ -618,12 +619,12 @@ static void print_and_verdict(struct run *run)
 
 	const struct point *fimm = find(run, FREE, IMMEDIATE, w);
 	const struct point *ffull = find(run, FREE, FULL_JITTER, w);
-	lab_verdict(&run->lab,
-		    "free-running, the same code without the barrier: immediate retry %s with %.3g "
-		    "retries per success, full jitter %.3g: real livelocks are probabilistic, timing "
-		    "noise breaks the symmetry now and then",
-		    stuck(fimm) ? "was stopped by the watchdog" : "finished", retries_per_success(fimm),
-		    retries_per_success(ffull));
+	lab_shown(&run->lab,
+		  "free-running, the same code without the barrier: immediate retry %s with %.3g "
+		  "retries per success, full jitter %.3g: real livelocks are probabilistic, timing "
+		  "noise breaks the symmetry now and then",
+		  stuck(fimm) ? "was stopped by the watchdog" : "finished", retries_per_success(fimm),
+		  retries_per_success(ffull));
 	// The burn, where no harness spins: free-running workers that retry at once never sleep.
 	// Judged per completed job against full jitter's, in the same rounds: every strategy pays a
 	// few microseconds a job beyond its hold and work here (the retry loop, the shared counters),
@@ -659,12 +660,12 @@ static void print_and_verdict(struct run *run)
 			retries_per_success(fimm), cpu_per_wall(fimm),
 			ffull->successes ? 1000 * ffull->cpu_ms / ffull->successes : NAN,
 			retries_per_success(ffull), (HOLD_NS + WORK_NS) / 1e3);
-	lab_verdict(&run->lab,
-		    "the lockstep harness burns CPU by itself: the livelocked lockstep workers used "
-		    "%.2f ms of CPU per ms, and the same barrier rounds with no worker touching a "
-		    "resource %.2f ms per ms (its spinning barrier); so the burn is judged "
-		    "free-running, where nothing but the workers' own retries runs",
-		    cpu_per_wall(imm), cpu_per_wall(harness));
+	lab_shown(&run->lab,
+		  "the lockstep harness burns CPU by itself: the livelocked lockstep workers used "
+		  "%.2f ms of CPU per ms, and the same barrier rounds with no worker touching a "
+		  "resource %.2f ms per ms (its spinning barrier); so the burn is judged "
+		  "free-running, where nothing but the workers' own retries runs",
+		  cpu_per_wall(imm), cpu_per_wall(harness));
 }
 
 static void write_csv(struct run *run)

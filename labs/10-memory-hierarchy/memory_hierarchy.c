@@ -5,7 +5,7 @@
 // 4 KiB and with huge pages (the TLB); sequential read bandwidth; and a stride x size "memory
 // mountain". hwloc's cache sizes are set beside the measured steps, and disagreement is reported.
 // Beside the loads, what a mispredicted branch costs (the other row of the classic latency table
-// that lives in the core): a loop whose branch goes a random way against one whose branch alternates.
+// that lives in the core): a loop whose branch goes a random way against one that alternates.
 // Usage: memory_hierarchy [--quick] [--reps N] [--out DIR] [--max-size SIZE]
 #include <errno.h>
 #include <math.h>
@@ -77,7 +77,7 @@ struct branch_cost {
 	bool measured;
 	uint64_t iters[NR_BRANCH_KINDS];	// per sample, as calibrated
 	struct stats ns[NR_BRANCH_KINDS];	// per iteration, over the clean rounds
-	struct stats mispredict;	// ns per mispredicted branch, one figure per clean round
+	struct stats mispredict;	// ns per mispredicted branch, one figure per round
 	struct compare_ratio ratio;	// random / alternating, paired by round
 };
 
@@ -241,7 +241,7 @@ static void chase_prepare(struct run *run, enum experiment e, uint64_t size,
 			  struct chase_buffer *cb)
 {
 	bool tlb = e == TLB_4K || e == TLB_HUGE;
-	bool counted = tlb || e == LATENCY;	// where the huge pages matter, count them
+	bool counted = tlb || e == LATENCY || e == SEQUENTIAL;	// where huge pages matter, count them
 	size_t slot = tlb ? run->page : run->line;
 	double huge_before = counted ? anon_huge_bytes() : NAN;
 
@@ -389,10 +389,10 @@ struct branchy {
 
 // One xorshift step (bench_rand) and one branch per iteration. random: the branch follows the
 // step's top bit, which no predictor can guess (it is missed about half the time, whatever the
-// predictor); otherwise it alternates, which every predictor learns. Both ways do the same work: the same
-// step, half the iterations each way. Each side holds an asm statement of its own: the compiler
-// cannot run an asm statement on the path not taken, so it cannot turn the branch into a
-// conditional move (which would have nothing to mispredict).
+// predictor); otherwise it alternates, which every predictor learns. Both do the same work: the
+// same step, half the iterations each way. Each side holds an asm statement of its own: the
+// compiler cannot run an asm statement on the path not taken, so it cannot turn the branch into
+// a conditional move (which would have nothing to mispredict).
 static inline __attribute__((always_inline)) void branch_loop(void *arg, uint64_t iters,
 							       bool random)
 {
@@ -570,11 +570,11 @@ static void print_tables(const struct run *run)
 	// Under LATENCY_TABLE_WIDTH columns: narrower columns, shorter marks, no read GB/s (the
 	// bandwidth verdict and the plot give it).
 	bool narrow = term_width() < LATENCY_TABLE_WIDTH;
-	int w = narrow ? 8 : 10;
+	int w = narrow ? 8 : 10, sw = 10;	// sw: the size column, wide enough for "724.1 KiB"
 
 	printf("\nns per load (median of %u samples; cycles where counted; %s) by working-set size\n",
 	       run->lab.opt.nr_reps, STATS_NOISY_LEGEND);
-	printf("  %*s %*s %*s %*s %*s %*s %*s", w, "size", w, "random", w,
+	printf("  %*s %*s %*s %*s %*s %*s %*s", sw, "size", w, "random", w,
 	       narrow ? "base pg" : "base pages", w - 2, "cycles", narrow ? w : 14,
 	       narrow ? "in order" : "address order", w + 2, "TLB base", w + 2, "TLB huge");
 	printf(narrow ? "\n" : " %10s\n", "read GB/s");
@@ -591,7 +591,7 @@ static void print_tables(const struct run *run)
 			    (i + 1 == run->nr_sizes || run->sizes[i + 1] > run->cache[level]))
 				mark = level == 1 ? "L1d" : level == 2 ? "L2" : "L3";
 		printf("  %*s %*.2f%1s %*.2f%1s %*.1f %*.2f%1s %*.2f%1s %*.2f%1s",
-		       w, cli_format_size(s, sz, sizeof(sz)), w - 1, r ? r->ns_per_load : NAN, noisy(r),
+		       sw, cli_format_size(s, sz, sizeof(sz)), w - 1, r ? r->ns_per_load : NAN, noisy(r),
 		       w - 1, r4 ? r4->ns_per_load : NAN, noisy(r4), w - 2,
 		       r ? r->cycles_per_load : NAN, (narrow ? w : 14) - 1,
 		       q ? q->ns_per_load : NAN, noisy(q), w + 1, t4 ? t4->ns_per_load : NAN,

@@ -1060,10 +1060,11 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		observe(&run, (enum server)k);
 	}
-	printf(" checkers...");
+	// The checkers print their reports as they run: the progress line ends before them.
+	printf(" checkers (their reports follow)\n");
 	fflush(stdout);
 	find_leaks(&run);
-	printf(" outside malloc...");
+	printf("measuring: leaks outside malloc...");
 	fflush(stdout);
 	find_other_leaks(&run);
 

@@ -294,9 +294,11 @@ def table(machine_name, results):
         classic = "%s (%s)" % (fmt_ns(r.row.classic_ns), r.row.source) if r.row.classic_ns else "-"
         ratio = "%.3gx" % r.ratio if r.ratio is not None else ""
         lines.append("  %-34s %-25s %-20s %6s %s" % (r.row.name, mine, classic, ratio, r.status))
+    not_shown = any(r.status == "not_shown" for r in results)
     lines.append("  (a classic figure holds when this machine's p5-p95 lies within %gx of it: the table's"
                  % BAND)
-    lines.append("   figures are orders of magnitude; not_shown rows say why in numbers.csv)")
+    lines.append("   figures are orders of magnitude%s)"
+                 % ("; not_shown rows say why below and in numbers.csv" if not_shown else ""))
     for r in results:
         if r.status == "not_shown":
             lines += textwrap.wrap("not shown: %s: %s" % (r.row.name, r.why), 98,

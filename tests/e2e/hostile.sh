@@ -125,6 +125,14 @@ for lab in "${labs[@]}"; do
 	check "a hybrid CPU: $name's manifest names the kind" \
 		grep -q '^cpu_kind: 1 of 2 (P-core, efficiency 1)$' "$scratch/hybrid/$name/manifest.txt"
 done
+# Lab 5's core-to-core map on it: the usable P-core PUs are SMT siblings, boxed by their L2.
+h5=$scratch/hybrid/05-false-sharing
+check "a hybrid CPU: Lab 5's core-to-core map pairs the P-core's SMT siblings, in a box for their L2" \
+	bash -c "grep -q '^core_to_core,cas_ping_pong,smt-siblings,' '$h5/data.csv' && grep -q '^core_to_core_group,l2,' '$h5/data.csv'"
+if command -v gnuplot >/dev/null 2>&1; then
+	scripts/plot.sh labs/05-false-sharing "$h5" >"$h5.plot" 2>&1
+	check "a hybrid CPU: Lab 5's plot draws that map (status $?)" bash -c "head -c 4 '$h5/plot.png' | grep -q PNG"
+fi
 "${hybrid[@]}" timeout 300 "$(lab_binary labs/01-stack-vs-heap)" --cpu-kind 0 --quick \
 	--out "$scratch/hybrid-e" >"$scratch/hybrid-e.out" 2>&1
 st=$?

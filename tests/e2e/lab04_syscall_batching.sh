@@ -85,7 +85,7 @@ check "64 KiB writes to a file are over 20x faster than 1-byte writes ($big vs $
 perf_ns=$(cell entry raw_syscall_getppid "" perf_bench_ns_per_op)
 if command -v perf >/dev/null 2>&1 && perf bench syscall basic -l 1000 >/dev/null 2>&1; then
 	check "perf bench's figure is recorded beside the lab's ($perf_ns ns)" test -n "$perf_ns"
-	check "... and is printed" grep -q '^verdict: cross-check: perf bench syscall basic' "$scratch/stdout"
+	check "... and is printed" grep -q '^shown: *cross-check: perf bench syscall basic' "$scratch/stdout"
 else
 	skip "perf bench cross-check" "perf bench syscall basic does not run here"
 fi

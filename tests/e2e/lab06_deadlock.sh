@@ -38,7 +38,8 @@ check "every safe strategy has a throughput row per thread count" \
 check "every deadlock and throughput row records where hwloc pinned its threads" \
 	awk -F, -v c="$(col thread_pus)" '($1 == "deadlock" || $1 == "threads") && ($c == "" || $c ~ /-1/) { bad = 1 } END { exit bad }' "$csv"
 # One uncontended lock/unlock never enters the kernel: cheaper than the cheapest system call on
-# any machine (78x here; the claim's 3x is judged, not tested).
+# any machine (tens of times here, where PTI makes the system call dear; the claim's 3x is
+# judged, not tested).
 lock_ns() { awk -F, -v k="$1" -v c="$(col ns_per_op_median)" '$1 == "lock_cost" && $2 == k { print $c }' "$csv"; }
 check "one uncontended lock/unlock ($(lock_ns uncontended_lock_unlock) ns) costs less than getppid ($(lock_ns getppid) ns)" \
 	awk -v l="$(lock_ns uncontended_lock_unlock)" -v s="$(lock_ns getppid)" 'BEGIN { exit !(l > 0 && s > l) }'
