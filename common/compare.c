@@ -784,17 +784,23 @@ const char *compare_within_undecided(const struct compare_ratio *r, double toler
 
 // Enough significant digits to tell 1.02 from 1.0 and 0.0275 from 0; "unbounded" for a round
 // whose denominator was used up by its baseline.
-static const char *format_number(double x, char *buf, size_t len)
+// extra: one digit more, for an interval whose ends would otherwise print alike ("1.00-1.00x").
+static const char *format_digits(double x, int extra, char *buf, size_t len)
 {
 	double a = fabs(x);
 
 	if (isinf(x))
 		snprintf(buf, len, "unbounded");
 	else if (a >= 0.1 || a == 0)
-		snprintf(buf, len, "%.*f", a >= 100 ? 0 : a >= 10 ? 1 : 2, x);
+		snprintf(buf, len, "%.*f", (a >= 100 ? 0 : a >= 10 ? 1 : 2) + extra, x);
 	else
-		snprintf(buf, len, "%.3g", x);
+		snprintf(buf, len, "%.*g", 3 + extra, x);
 	return buf;
+}
+
+static const char *format_number(double x, char *buf, size_t len)
+{
+	return format_digits(x, 0, buf, len);
 }
 
 const char *compare_format_ratio(const struct compare_ratio *r, char *buf, size_t len)
@@ -826,8 +832,11 @@ const char *compare_format_ratio(const struct compare_ratio *r, char *buf, size_
 	}
 	if (r->nr_disturbed && used < sizeof(more))
 		snprintf(more + used, sizeof(more) - used, ", %u disturbed left out", r->nr_disturbed);
+	int extra = r->low < r->high && !strcmp(format_number(r->low, lo, sizeof(lo)),
+						format_number(r->high, hi, sizeof(hi)));
 	snprintf(buf, len, "%sx (%s-%sx, %.0f%%, %u rounds%s)",
-		 format_number(r->median, m, sizeof(m)), format_number(r->low, lo, sizeof(lo)),
-		 format_number(r->high, hi, sizeof(hi)), 100 * r->coverage, r->nr_rounds, more);
+		 format_digits(r->median, extra, m, sizeof(m)),
+		 format_digits(r->low, extra, lo, sizeof(lo)),
+		 format_digits(r->high, extra, hi, sizeof(hi)), 100 * r->coverage, r->nr_rounds, more);
 	return buf;
 }

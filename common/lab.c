@@ -888,7 +888,8 @@ static void write_verdicts(struct lab *lab)
 					       "ci_high", "unit", "rounds", "coverage", "processes",
 					       "disturbed" };
 	struct report_csv csv;
-	unsigned nr_inconclusive = 0, nr_busy = 0;
+	// The notes count the judged claims, the "verdict:" lines, not the demonstrations.
+	unsigned nr_inconclusive = 0, nr_busy = 0, nr_judged = 0;
 
 	lab_csv_open_named(lab, &csv, "verdicts.csv", columns,
 			   sizeof(columns) / sizeof(columns[0]));
@@ -911,16 +912,17 @@ static void write_verdicts(struct lab *lab)
 		lab_csv_end_row(&csv);
 		nr_inconclusive += v->status == COMPARE_INCONCLUSIVE && !v->busy;
 		nr_busy += v->busy;
+		nr_judged += v->status != COMPARE_SHOWN;
 	}
 	lab_csv_commit(&csv);
 	if (nr_busy)
-		lab_note("%u of %zu verdicts inconclusive because the machine was busy: other "
+		lab_note("%u of %u verdicts inconclusive because the machine was busy: other "
 			 "programs kept the measured threads from running in too many rounds. Close "
-			 "them and rerun", nr_busy, lab->nr_verdicts);
+			 "them and rerun", nr_busy, nr_judged);
 	if (nr_inconclusive)
-		lab_note("%u of %zu verdicts inconclusive: this run cannot tell (the interval, "
+		lab_note("%u of %u verdicts inconclusive: this run cannot tell (the interval, "
 			 "widened by the margin a judgement allows, reaches the claim's "
-			 "threshold).%s", nr_inconclusive, lab->nr_verdicts,
+			 "threshold).%s", nr_inconclusive, nr_judged,
 			 lab->opt.quick ? " A quick run's 3 rounds give 75% intervals: rerun without "
 					  "QUICK=1" :
 					  " Rerun on a quiet machine with more rounds, e.g. "

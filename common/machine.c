@@ -159,11 +159,11 @@ static void governor_facts(machine_kv_fn kv, void *ctx)
 		kv(ctx, "cpu_boost", "unknown (no cpufreq boost switch here)");
 }
 
-// "meltdown: PTI | spectre_v2: Retpolines; STIBP: disabled | ... (12 not affected)" (" | " between
+// "meltdown: PTI | spectre_v2: Retpolines; STIBP: disabled | ... | 12 not affected" (" | " between
 // vulnerabilities: a kernel's own text uses "; " inside one). entry_only: those that change
 // what entering the kernel costs, each by its first clause, and how many of the kinds that could
-// were not affected or left unmitigated ("(2 of 7 kinds mitigated; 4 not affected, 1
-// unmitigated)").
+// were not affected or left unmitigated ("meltdown: PTI | spectre_v2: Retpolines (2 of 7 kinds
+// mitigated; 4 not affected, 1 unmitigated)").
 static void mitigations(char *out, size_t len, bool entry_only)
 {
 	static const char *const entry[] = { "meltdown", "spectre_v2", "retbleed",
@@ -201,7 +201,7 @@ static void mitigations(char *out, size_t len, bool entry_only)
 			v[strcspn(v, ";")] = '\0';
 		if (used < len)
 			used += (size_t)snprintf(out + used, len - used, "%s%s: %s",
-						 !used ? "" : entry_only ? "; " : " | ", name, what);
+						 used ? " | " : "", name, what);
 	}
 	for (int i = 0; i < n; i++)
 		free(names[i]);
@@ -216,7 +216,7 @@ static void mitigations(char *out, size_t len, bool entry_only)
 	else if (!used)
 		snprintf(out, len, "none (%u not affected)", not_affected);
 	else if (not_affected && used < len)
-		snprintf(out + used, len - used, " (%u not affected)", not_affected);
+		snprintf(out + used, len - used, " | %u not affected", not_affected);
 }
 
 const char *machine_entry_mitigations(char *buf, size_t len)
@@ -362,7 +362,7 @@ void machine_describe(machine_kv_fn kv, void *ctx)
 	mitigations(v, sizeof(v), false);
 	cmdline_mitigations(cmd, sizeof(cmd));
 	if (cmd[0] && strlen(v) + strlen(cmd) + 20 < sizeof(v))
-		snprintf(v + strlen(v), sizeof(v) - strlen(v), "; kernel command line: %s", cmd);
+		snprintf(v + strlen(v), sizeof(v) - strlen(v), " | kernel command line: %s", cmd);
 	kv(ctx, "mitigations", v);
 	char clock[64];
 	if (read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", clock,

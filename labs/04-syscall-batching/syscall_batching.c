@@ -631,9 +631,9 @@ static void verdict_entry(struct run *run)
 			  cli_format_ns(sys->ns.median, a, sizeof(a)),
 			  compare_format_ratio(&run->lab_over_perf, ratio, sizeof(ratio)),
 			  same == COMPARE_HOLDS ? "within 10%" :
-			  same == COMPARE_FAILS ? "more than 10% apart in every round: the two do not "
-						  "time the same thing (perf's loop also counts its "
-						  "own loop and timer reads)" :
+			  same == COMPARE_FAILS ? "more than 10% apart, the whole interval: the two "
+						  "do not time the same thing (perf's loop also "
+						  "counts its own loop and timer reads)" :
 			  compare_within_undecided(&run->lab_over_perf, 0.10, undecided,
 						   sizeof(undecided)));
 	}

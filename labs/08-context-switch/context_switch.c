@@ -1150,14 +1150,15 @@ static void part_a_verdicts(struct run *run)
 		if (isnan(two->sleeps))
 			snprintf(why, sizeof(why), "%s", "");
 		else if (two->sleeps >= 0.5)
-			snprintf(why, sizeof(why), "; in %.0f%% of the hand-offs the woken side had "
-				 "gone to sleep (FUTEX_WAIT blocked), so each includes waking an idle "
-				 "CPU%s", 100 * two->sleeps, lab_in_vm() ? " (here a vCPU the host "
-				 "halted and must schedule again)" : " from its sleep state");
+			snprintf(why, sizeof(why), "; in %.0f%% of the hand-offs the woken side's "
+				 "FUTEX_WAIT blocked until the wake (at most that many slept), so most "
+				 "include waking an idle CPU%s", 100 * two->sleeps, lab_in_vm() ?
+				 " (here a vCPU the host halted and must schedule again)" :
+				 " from its sleep state");
 		else
-			snprintf(why, sizeof(why), "; in only %.0f%% of the hand-offs the woken side "
-				 "had gone to sleep: mostly both sides ran at once and only the "
-				 "wake-up crossed", 100 * two->sleeps);
+			snprintf(why, sizeof(why), "; in only %.0f%% of the hand-offs the woken side's "
+				 "FUTEX_WAIT blocked until the wake (at most that many slept): mostly "
+				 "both sides ran at once and only the wake-up crossed", 100 * two->sleeps);
 		lab_judge_ratio(&run->lab, "cross_cpu_handoff_costs_more",
 				"a hand-off across two CPUs costs more than a switch on one (1.1x or "
 				"more)", compare_at_least(&two_over_one, 1.1), &two_over_one,
@@ -1181,8 +1182,8 @@ static void part_a_verdicts(struct run *run)
 			  p->perf_bench_ns, p->ns_per_switch.median,
 			  compare_format_ratio(&p->over_perf, ratio, sizeof(ratio)),
 			  same_st == COMPARE_HOLDS ? "within 10%" :
-			  same_st == COMPARE_FAILS ? "more than 10% apart in every round: the two do "
-						     "not time the same thing" :
+			  same_st == COMPARE_FAILS ? "more than 10% apart, the whole interval: the "
+						     "two do not time the same thing" :
 			  compare_within_undecided(&p->over_perf, 0.10, why, sizeof(why)));
 	}
 	if (isnan(pipe_same->perf_bench_ns))
@@ -1406,9 +1407,9 @@ int main(int argc, char **argv)
 	lab_print_counters(&run.counters);
 	plan(&run);
 	lab_prediction("a switch on one CPU costs a few us (two syscalls and the scheduler); across "
-		       "two CPUs it is a wake-up of another CPU: with the other CPU idle, as here, it "
-		       "must first wake up (a VM's vCPU halts), so a hand-off costs 1.1x or more a "
-		       "switch on one CPU (on busy bare metal it can be cheaper)");
+		       "two CPUs it is a wake-up of another CPU: where the other CPU is idle (in a VM, "
+		       "often) it must first wake up (a VM's vCPU halts), so a hand-off costs 1.1x or "
+		       "more a switch on one CPU (on busy bare metal it can be cheaper)");
 	lab_prediction("a task switch inside one thread (an event loop's dispatch) costs a few ns, "
 		       "a hundred times less than a kernel switch");
 	lab_prediction("a thread per client costs a switch per request and 8 MiB of address space, "
