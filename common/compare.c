@@ -425,6 +425,13 @@ int compare_variant_stats(const struct compare_samples *s, size_t variant, struc
 	return compare_difference_stats(s, variant, COMPARE_NONE, 1, out);
 }
 
+// scale x (sample(a) - sample(b)) of round r; b COMPARE_NONE: scale x sample(a).
+static double round_difference(const struct compare_samples *s, size_t a, size_t b, double scale,
+			       unsigned r)
+{
+	return scale * (compare_sample(s, a, r) - (b == COMPARE_NONE ? 0 : compare_sample(s, b, r)));
+}
+
 int compare_difference_stats(const struct compare_samples *s, size_t a, size_t b, double scale,
 			     struct stats *out)
 {
@@ -434,15 +441,12 @@ int compare_difference_stats(const struct compare_samples *s, size_t a, size_t b
 	if (!v)
 		return -ENOMEM;
 	size_t n = 0;
-#define ROUND_VALUE(r) (scale * (compare_sample(s, a, (r)) - \
-				 (b == COMPARE_NONE ? 0 : compare_sample(s, b, (r)))))
 	// Undisturbed rounds only, as in the ratios; all of them if none is.
 	for (unsigned r = 0; r < s->nr_rounds; r++)
 		if (!s->disturbed || !s->disturbed[r])
-			v[n++] = ROUND_VALUE(r);
+			v[n++] = round_difference(s, a, b, scale, r);
 	for (unsigned r = 0; n == 0 && r < s->nr_rounds; r++)
-		v[r] = ROUND_VALUE(r);
-#undef ROUND_VALUE
+		v[r] = round_difference(s, a, b, scale, r);
 	int err = stats_compute(out, v, n ? n : s->nr_rounds);
 	free(v);
 	return err;

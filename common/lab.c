@@ -540,7 +540,8 @@ void lab_shown(struct lab *lab, const char *fmt, ...)
 
 // "verdict: " lines are judged claims only (judge() below), so that every one has its row in
 // verdicts.csv and the closing note's count of them is the count a learner sees.
-static void print_verdict(struct lab *lab, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void print_verdict(struct lab *lab, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void print_verdict(struct lab *lab, const char *fmt, ...)
 {
 	va_list ap;
@@ -785,9 +786,11 @@ static void manifest_build_and_run(struct report_file *m, const struct lab *lab,
 		  (unsigned long long)clock_resolution_ns(), lab->clock_overhead_ns);
 	report_kv(m, "quick", "%s", lab->opt.quick ? "yes" : "no");
 	report_kv(m, "samples_per_point", "%u", lab->opt.nr_reps);
-	// --reps asked for; a comparison runs whole rounds in each process, so it may run a few more.
-	struct compare_plan plan = lab_plan(lab);
 	if (compare_nr_runs()) {
+		// --reps asked for; a comparison runs whole rounds in each process, so it may run a
+		// few more.
+		struct compare_plan plan = lab_plan(lab);
+
 		report_kv(m, "processes_per_comparison", "%u", lab->opt.nr_processes);
 		report_kv(m, "rounds_per_comparison", "%u (%u in each of %u process%s; --reps %u)",
 			  plan.nr_rounds * plan.nr_processes, plan.nr_rounds, plan.nr_processes,

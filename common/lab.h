@@ -142,8 +142,8 @@ void lab_prediction(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints "shown:   ..." (what the run shows that is not a claim: a table's point in words, a
  * cross-check, an observation) and keeps the line for verdict.txt as "shown: ...". A "verdict:"
- * line is only ever a judged claim (lab_judge and the like, below). No row in verdicts.csv: for a demonstration
- * that a class counts, lab_show(). */
+ * line is only ever a judged claim (lab_judge and the like, below). No row in verdicts.csv: for
+ * a demonstration that a class counts, lab_show(). */
 void lab_shown(struct lab *lab, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*

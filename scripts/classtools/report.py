@@ -180,7 +180,7 @@ def core_to_core_table(pg, machines):
             if len(r) != len(header) or r[col["experiment"]] != "core_to_core":
                 continue
             ns = safe.parse_number(r[col["ns_per_op_median"]])
-            where = safe.printable(r[col["placement"]])[:40]
+            where = safe.printable(r[col["placement"]], 40)
             if ns is None or ns <= 0 or not where:
                 continue
             by_placement.setdefault(where, []).append(ns)
